@@ -1,0 +1,120 @@
+"""The connector gateway: one HTTP server hosting every webhook channel.
+
+Each channel is a router in its own module; they share the :class:`Publisher` (one
+idempotent producer) and the error handling here, so every channel refuses bad input the
+same way: a 4xx with a JSON ``{"error": ..., "detail": ...}`` body, and nothing published.
+"""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from schemas.settings import KafkaSettings
+
+from . import webform
+from .metrics import REJECTED
+from .publisher import Publisher, PublishUnavailable
+from .settings import GatewaySettings
+
+ROUTERS = (webform.router,)
+
+
+class BodyLimit:
+    """413 for bodies over the limit, checked on Content-Length and while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _too_large(scope, receive, send, self.limit)
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    REJECTED.labels("any", "too_large").inc()
+    response = JSONResponse({"error": "payload_too_large", "detail": f"body exceeds {limit} bytes"}, status_code=413)
+    await response(scope, receive, send)
+
+
+def create_app(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None,
+               publisher: Publisher | None = None) -> FastAPI:
+    gateway = gateway or GatewaySettings()
+    kafka = kafka or KafkaSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.publisher = publisher or Publisher(kafka, publish_timeout=gateway.publish_timeout)
+        yield
+        app.state.publisher.close()
+
+    app = FastAPI(title="Inquiry intake gateway", version="1", lifespan=lifespan)
+    app.state.settings = gateway
+    app.state.kafka = kafka
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        channel = request.url.path.strip("/").split("/")[0] or "any"
+        errors = exc.errors()
+        malformed = any(e.get("type") == "json_invalid" for e in errors)
+        REJECTED.labels(channel, "malformed" if malformed else "invalid").inc()
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
+        return JSONResponse({"error": "malformed_body" if malformed else "invalid_fields", "detail": detail},
+                            status_code=400 if malformed else 422)
+
+    @app.exception_handler(PublishUnavailable)
+    async def unavailable(request: Request, exc: PublishUnavailable) -> JSONResponse:
+        REJECTED.labels(request.url.path.strip("/").split("/")[0], "unavailable").inc()
+        return JSONResponse({"error": "unavailable", "detail": "the event log cannot acknowledge now; retry"},
+                            status_code=503, headers={"Retry-After": str(gateway.retry_after_seconds)})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        ok = request.app.state.publisher.ready()
+        return JSONResponse({"kafka": "ok" if ok else "unreachable"}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=gateway.max_body_bytes)
+    return app
+
+
+def serve(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None) -> None:
+    gateway = gateway or GatewaySettings()
+    uvicorn.run(create_app(gateway, kafka), host=gateway.host, port=gateway.port, log_level="warning",
+                access_log=False)

@@ -1,0 +1,17 @@
+"""Event models and the topic catalog: the only place connectors, streams and sinks meet."""
+from .alert import Alert, AlertEvent, AlertStatus
+from .contact import (Attachment, CallDetails, Channel, Contact, ContactEvent, ContactKind, Identifiers,
+                      Thread)
+from .deadletter import DeadLetter, DeadLetterEvent
+from .envelope import Envelope, new_event_id, stable_event_id, utcnow
+from .escalation import Escalation, EscalationEvent
+from .lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
+from .raw import RawPayload, RawPayloadEvent
+from .routed import DedupVerdict, RoutedContact, RoutedContactEvent, UpsellVerdict
+from .settings import KafkaSettings
+from .sla import Sla, SlaClock, SlaEvent, SlaStatus
+from .topics import (ALERTS, CATALOG, CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, RAW, ROUTED, SLA, UPSELL,
+                     TopicSpec)
+from .upsell import UpsellKind, UpsellLead, UpsellLeadEvent
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,64 @@
+"""The CloudEvents 1.0 envelope every event on every topic carries.
+
+Events travel in CloudEvents *structured mode* (one JSON document, attributes at the top,
+the payload under ``data``), so a subscriber can read them with any CloudEvents SDK or
+plain JSON. Each event type subclasses :class:`Envelope`, fixes ``type`` and types ``data``.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Namespace for deterministic event ids (uuid5): the same provider message always gets
+#: the same event id, so every stage downstream can be idempotent on it.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-4c1e-9d7a-2b5e0c9f4a11")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def stable_event_id(*parts: str) -> str:
+    """Same inputs, same id: lets re-deliveries of one message collapse everywhere."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)).hex
+
+
+class Model(BaseModel):
+    """Base for payload models: strict about unknown fields so producer bugs surface."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Envelope(Model):
+    """CloudEvents attributes; ``type`` names the event and pins its schema version."""
+
+    EVENT_TYPE: ClassVar[str] = ""
+
+    specversion: str = "1.0"
+    id: str = Field(default_factory=new_event_id, min_length=1, max_length=128)
+    type: str = ""
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /connectors/webform")
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = Field(default=None, description="what the event is about, e.g. a case id")
+    datacontenttype: str = "application/json"
+    data: Any
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.type:
+            self.type = self.EVENT_TYPE
+        elif self.EVENT_TYPE and self.type != self.EVENT_TYPE:
+            raise ValueError(f"type {self.type!r} does not match {type(self).__name__} ({self.EVENT_TYPE})")
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Self:
+        return cls.model_validate_json(raw)
