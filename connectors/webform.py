@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from schemas import Channel, Contact, Identifiers, RawPayload
 
-from .metrics import PUBLISHED, RECEIVED
+from .accept import accept_contact
+from .identifiers import e164, email
+from .metrics import RECEIVED
 
 router = APIRouter(prefix="/webform", tags=["webform"])
 
@@ -37,12 +39,11 @@ async def submit(form: WebForm, request: Request) -> JSONResponse:
     now = datetime.now(timezone.utc)
     contact = Contact(
         channel=Channel.WEBFORM, provider="webform", provider_message_id=form.submission_id, received_at=now,
-        customer=Identifiers(name=form.name, email=form.email.lower() if form.email else None, phone=form.phone,
+        customer=Identifiers(name=form.name, email=email(form.email), phone=e164(form.phone),
                              order_numbers=[form.order_number] if form.order_number else []),
         subject=form.subject, body=form.message, language=form.language, form_type=form.form_type,
     )
     raw = RawPayload(channel=Channel.WEBFORM, provider="webform", received_at=now, path=request.url.path,
                      content_type=request.headers.get("content-type"), body=form.model_dump_json())
-    event = await request.app.state.publisher.publish_contact(contact, raw, source="/connectors/webform")
-    PUBLISHED.labels(Channel.WEBFORM).inc()
-    return JSONResponse({"event_id": event.id}, status_code=202)
+    event_id, duplicate = await accept_contact(request, contact, raw, source="/connectors/webform")
+    return JSONResponse({"event_id": event_id, "duplicate": duplicate}, status_code=202)

@@ -1,0 +1,119 @@
+"""``intake up``: the whole pipeline on one machine, on its embedded defaults.
+
+Starts the local broker, creates the topics, then runs each service as its own process
+(as in production, they meet only on Kafka) and restarts none of them silently: if one
+exits, everything stops and its log tail is printed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LOGS = REPO / ".data" / "logs"
+
+
+@dataclass
+class Service:
+    name: str
+    args: list[str]
+    ready_url: str | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def log(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    def start(self, env: dict[str, str]) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "intake.cli", *self.args], cwd=REPO, env=env,
+                                        stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 90.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                return False
+            if self.ready_url is None:
+                return True
+            try:
+                with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.5)
+        return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def run_local(traffic_rate: float = 5.0) -> int:
+    from connectors.settings import GatewaySettings
+    from schemas.admin import ensure_topics
+    from schemas.settings import KafkaSettings
+    from sinks.settings import SinkSettings
+    from streams.settings import StreamSettings
+
+    LOGS.mkdir(parents=True, exist_ok=True)
+    if subprocess.call([str(REPO / "deploy" / "kafka" / "kafka-local.sh"), "start"]) != 0:
+        return 1
+    ensure_topics(KafkaSettings())
+    gateway, sink, streams = GatewaySettings(), SinkSettings(), StreamSettings()
+    gateway_url = f"http://{gateway.host}:{gateway.port}"
+    wallboard_url = f"http://{sink.wallboard_host}:{sink.wallboard_port}"
+    services = [
+        Service("sink", ["sink"], f"{wallboard_url}/healthz"),
+        Service("worker", ["worker"], f"http://127.0.0.1:{streams.web_port}/"),
+        Service("gateway", ["gateway"], f"{gateway_url}/healthz"),
+    ]
+    if traffic_rate > 0:
+        services.append(Service("traffic", ["traffic", "--url", gateway_url, "--rate", str(traffic_rate)]))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    stopping = False
+
+    def stop_all(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for service in services:
+            print(f"starting {service.name} (log: {service.log.relative_to(REPO)})", flush=True)
+            service.start(env)
+            if not service.wait_ready():
+                print(f"{service.name} did not become ready:\n{service.tail()}", file=sys.stderr)
+                return 1
+        print(f"\n  wallboard:  {wallboard_url}/\n  gateway:    {gateway_url}/docs (OpenAPI)\n"
+              f"  metrics:    {gateway_url}/metrics, {wallboard_url}/metrics, http://127.0.0.1:{streams.web_port}/metrics\n"
+              f"  kafka:      {KafkaSettings().bootstrap_servers}\n  logs:       {LOGS.relative_to(REPO)}/\n"
+              "Ctrl-C stops everything.\n", flush=True)
+        while not stopping:
+            for service in services:
+                if service.process and service.process.poll() is not None:
+                    print(f"{service.name} exited with {service.process.returncode}:\n{service.tail()}", file=sys.stderr)
+                    return 1
+            time.sleep(1)
+        return 0
+    finally:
+        for service in reversed(services):
+            service.stop()
