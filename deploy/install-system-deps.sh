@@ -7,6 +7,7 @@ command -v dovecot >/dev/null || need+=(dovecot-imapd)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need+=(chromium)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 if ((${#need[@]} == 0)); then exit 0; fi
 if [[ $(id -u) != 0 ]]; then
   echo "install-system-deps: missing ${need[*]}; run as root or install them (tests needing them will skip)" >&2

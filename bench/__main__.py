@@ -1,0 +1,48 @@
+"""Run every benchmark module in bench/ and write bench/results/latest.json plus a table.
+
+Each benchmark is a module with ``run() -> dict[str, float | str]`` that prints its own
+progress and returns its figures; targets and ratios are part of the figures. Run one with
+``python -m bench NAME`` (module name without .py).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def discover() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_"))
+
+
+def main(names: list[str]) -> int:
+    names = names or discover()
+    results: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}}
+    for name in names:
+        print(f"== {name}", flush=True)
+        began = time.monotonic()
+        try:
+            figures = importlib.import_module(f"bench.{name}").run()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            figures = {"error": f"{type(exc).__name__}: {exc}"}
+        figures["wall_seconds"] = round(time.monotonic() - began, 1)
+        results[name] = figures
+    out = HERE / "results" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{'benchmark':<22} {'figure':<40} value")
+    for name in names:
+        for key, value in results[name].items():  # type: ignore[union-attr]
+            print(f"{name:<22} {key:<40} {value}")
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+"""Helpers shared by the benchmarks: processes, free ports, topic prefixes, message counts."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from collections.abc import Iterator
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.admin import ensure_topics
+from schemas.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_kafka() -> KafkaSettings:
+    """A KafkaSettings with a new topic prefix, topics created."""
+    subprocess.run([str(REPO / "deploy" / "kafka" / "kafka-local.sh"), "start"], check=True)
+    settings = KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}")
+    ensure_topics(settings)
+    return settings
+
+
+@contextmanager
+def service(args: list[str], env: dict[str, str], ready_url: str | None = None, cpu: int | None = None,
+            log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Run ``intake <args>`` (optionally pinned to one CPU) until the block ends."""
+    command = [sys.executable, "-m", "intake.cli", *args]
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while ready_url and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(ready_url, timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"intake {args} exited with {proc.returncode}")
+                time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def topic_message_count(settings: KafkaSettings, topic: str) -> int:
+    """Messages in a topic (sum of high watermarks; the bench topics start empty)."""
+    consumer = Consumer(settings.confluent(**{"group.id": "bench-count"}))
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        total = 0
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
