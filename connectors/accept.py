@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from schemas import Contact, ContactEvent, DeadLetter, RawPayload
 
@@ -46,7 +48,12 @@ def publisher(request: Request) -> Publisher:
 
 
 def recent(request: Request) -> RecentDeliveries:
-    state = request.app.state
+    return recent_in(request.app)
+
+
+def recent_in(app: FastAPI) -> RecentDeliveries:
+    """The app's memory of recent deliveries, shared by requests and background publishers."""
+    state = app.state
     if not hasattr(state, "recent"):
         state.recent = RecentDeliveries()
     return state.recent
@@ -54,13 +61,18 @@ def recent(request: Request) -> RecentDeliveries:
 
 async def accept_contact(request: Request, contact: Contact, raw: RawPayload, source: str) -> tuple[str, bool]:
     """Publish a contact durably; returns (event id, duplicate?)."""
+    return await publish_once(publisher(request), recent(request), contact, raw, source)
+
+
+async def publish_once(pub: Publisher, deliveries: RecentDeliveries, contact: Contact, raw: RawPayload,
+                       source: str) -> tuple[str, bool]:
+    """accept_contact without an HTTP request (SMTP, IMAP): returns (event id, duplicate?)."""
     event_id = contact_event_id(contact)
-    deliveries = recent(request)
     if deliveries.seen(event_id):
         DUPLICATES.labels(contact.channel).inc()
         return event_id, True
     with PUBLISH_SECONDS.labels(contact.channel).time():
-        event: ContactEvent = await publisher(request).publish_contact(contact, raw, source)
+        event: ContactEvent = await pub.publish_contact(contact, raw, source)
     deliveries.add(event.id)
     PUBLISHED.labels(contact.channel).inc()
     return event.id, False
@@ -80,7 +92,41 @@ def raw_payload(channel: str, provider: str, request: Request, body: bytes, rece
 
 async def dead_letter(request: Request, channel: str, raw: RawPayload, exc: Exception) -> str:
     """Record a verified payload that could not be normalized, with its cause."""
+    return await record_dead_letter(publisher(request), channel, raw, exc)
+
+
+async def record_dead_letter(pub: Publisher, channel: str, raw: RawPayload, exc: Exception) -> str:
+    """dead_letter without an HTTP request (SMTP, IMAP)."""
     DEAD_LETTERS.labels(channel).inc()
     letter = DeadLetter(stage=f"connector:{channel}", cause=str(exc)[:2000], error_type=type(exc).__name__,
                         payload=raw.body, payload_encoding=raw.body_encoding)
-    return await publisher(request).dead_letter(letter, source=f"/connectors/{channel}")
+    return await pub.dead_letter(letter, source=f"/connectors/{channel}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one verified, parsed delivery: published, a duplicate, or dead-lettered."""
+
+    event_id: str | None
+    duplicate: bool = False
+    dead_letter_id: str | None = None
+
+    def body(self) -> dict[str, object]:
+        if self.dead_letter_id:
+            return {"dead_letter_id": self.dead_letter_id}
+        return {"event_id": self.event_id, "duplicate": self.duplicate}
+
+
+async def accept_or_dead_letter(request: Request, channel: str, raw: RawPayload, source: str,
+                                normalize: Callable[[], Contact]) -> Outcome:
+    """Normalize and publish; any failure to normalize becomes a dead letter with its cause.
+
+    Publishing failures (:class:`PublishUnavailable`) are not caught: they answer 503 so
+    the provider retries.
+    """
+    try:
+        contact = normalize()
+    except Exception as exc:  # noqa: BLE001 - whatever the cause, the payload must reach the dead letters
+        return Outcome(None, dead_letter_id=await dead_letter(request, channel, raw, exc))
+    event_id, duplicate = await accept_contact(request, contact, raw, source)
+    return Outcome(event_id, duplicate)

@@ -18,12 +18,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from schemas.settings import KafkaSettings
 
-from . import webform
+from . import chat, phone, sms, webform
+from .social import meta, wechat
+from .accept import recent_in
+from .errors import Rejected
 from .metrics import REJECTED
 from .publisher import Publisher, PublishUnavailable
 from .settings import GatewaySettings
 
-ROUTERS = (webform.router,)
+ROUTERS = (webform.router, chat.router, sms.router, phone.router, wechat.router, meta.router)
 
 
 class BodyLimit:
@@ -72,7 +75,10 @@ def create_app(gateway: GatewaySettings | None = None, kafka: KafkaSettings | No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.publisher = publisher or Publisher(kafka, publish_timeout=gateway.publish_timeout)
+        app.state.calls = phone.CallStore(app.state.publisher, recent_in(app), gateway)
+        app.state.calls.start()
         yield
+        await app.state.calls.close()
         app.state.publisher.close()
 
     app = FastAPI(title="Inquiry intake gateway", version="1", lifespan=lifespan)
@@ -88,6 +94,11 @@ def create_app(gateway: GatewaySettings | None = None, kafka: KafkaSettings | No
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
         return JSONResponse({"error": "malformed_body" if malformed else "invalid_fields", "detail": detail},
                             status_code=400 if malformed else 422)
+
+    @app.exception_handler(Rejected)
+    async def rejected(request: Request, exc: Rejected) -> JSONResponse:
+        REJECTED.labels(exc.channel, exc.reason).inc()
+        return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(PublishUnavailable)
     async def unavailable(request: Request, exc: PublishUnavailable) -> JSONResponse:
@@ -114,7 +125,16 @@ def create_app(gateway: GatewaySettings | None = None, kafka: KafkaSettings | No
     return app
 
 
-def serve(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None) -> None:
+def server(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None) -> uvicorn.Server:
+    """The uvicorn server for the gateway.
+
+    uvicorn's own X-Forwarded-For handling is off: which proxies to believe is decided once,
+    by ``trusted_proxies`` (see connectors/ratelimit.py), not also by FORWARDED_ALLOW_IPS.
+    """
     gateway = gateway or GatewaySettings()
-    uvicorn.run(create_app(gateway, kafka), host=gateway.host, port=gateway.port, log_level="warning",
-                access_log=False)
+    return uvicorn.Server(uvicorn.Config(create_app(gateway, kafka), host=gateway.host, port=gateway.port,
+                                         log_level="warning", access_log=False, proxy_headers=False))
+
+
+def serve(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None) -> None:
+    server(gateway, kafka).run()

@@ -88,9 +88,14 @@ class Publisher:
         await self._send([(self._raw_topic, event_id, raw_event), (self._contacts_topic, event.dedup_key, event)])
         return event
 
-    async def publish_raw(self, raw: RawPayload, source: str, event_id: str) -> None:
-        """Keep a payload that does not (yet) make a contact, e.g. a phone call's intermediate events."""
-        await self._send([(self._raw_topic, event_id, RawPayloadEvent(id=event_id, source=source, time=raw.received_at, data=raw))])
+    async def publish_raw(self, raw: RawPayload, source: str, event_id: str, key: str | None = None) -> None:
+        """Keep a payload that does not (yet) make a contact, e.g. a phone call's intermediate events.
+
+        ``key`` defaults to ``event_id``; a phone call's events use the call's contact event id
+        as key, so they sit in one partition, in order, under the contact's ``raw_ref``.
+        """
+        event = RawPayloadEvent(id=event_id, source=source, time=raw.received_at, data=raw)
+        await self._send([(self._raw_topic, key or event_id, event)])
 
     async def dead_letter(self, letter: DeadLetter, source: str) -> str:
         event = DeadLetterEvent(source=source, data=letter)

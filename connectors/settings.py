@@ -1,8 +1,18 @@
-"""Connector gateway settings (env prefix ``INTAKE_GATEWAY_``). Secrets come from env or files only."""
+"""Connector gateway settings (env prefix ``INTAKE_GATEWAY_``). Secrets come from env or files only.
+
+Provider secrets are declared with ``json_schema_extra={"provider_secret": True}``: in
+production (``INTAKE_GATEWAY_PRODUCTION=true``) the gateway refuses to start while any of
+them is unset, because an unset secret silently turns signature checks off.
+"""
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from ipaddress import IPv4Network, IPv6Network
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROVIDER_SECRET = {"provider_secret": True}
 
 
 class GatewaySettings(BaseSettings):
@@ -16,3 +26,51 @@ class GatewaySettings(BaseSettings):
     publish_timeout: float = Field(default=10.0, description="seconds to wait for Kafka's ack before answering 503")
     retry_after_seconds: int = Field(default=5, description="Retry-After sent with 503")
     production: bool = Field(default=False, description="refuse to start when a provider secret is missing")
+
+    # provider secrets
+    twilio_auth_token: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                                description="Twilio auth token (or webhook SharedKey secret): verifies X-Twilio-Signature on /sms and /phone/twilio")
+    chat_secret: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                          description="shared HMAC-SHA256 key of the chat server: verifies X-Intake-Signature-256 on /chat")
+    phone_secret: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                           description="shared HMAC-SHA256 key for the generic telephony JSON format: verifies X-Intake-Signature-256 on /phone/events")
+    wechat_token: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                           description="WeChat Official Account server-config Token: verifies the sha1 signature on /social/wechat")
+    meta_app_secret: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                              description="Meta app secret: verifies X-Hub-Signature-256 on /social/meta (Messenger, Instagram, WhatsApp)")
+    meta_verify_token: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
+                                                description="the Verify Token typed into the Meta webhook setup: answers hub.challenge on GET /social/meta")
+    wechat_max_age_seconds: int = Field(default=300, ge=1, description="WeChat pushes whose timestamp is further than this from now are refused (replay window)")
+    webform_secret: SecretStr | None = Field(default=None,
+                                             description="optional HMAC-SHA256 key when the site's backend relays forms (browsers cannot keep a secret, so not required in production)")
+
+    # web form abuse controls
+    webform_honeypot_field: str = Field(default="website", description="hidden form field humans leave empty; filled means a bot")
+    webform_rate_per_minute: float = Field(default=30.0, gt=0, description="sustained web form submissions per client address per minute (generous: carrier NAT puts many people behind one address)")
+    webform_burst: int = Field(default=20, ge=1, description="submissions a client address may send at once before the rate applies")
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list,
+                                                             description="reverse proxies whose X-Forwarded-For is believed (CIDRs, JSON list)")
+    webform_timezone: str = Field(default="Asia/Shanghai", description="zone for appointment times the browser sends without an offset")
+
+    # phone call folding
+    phone_max_calls: int = Field(default=50_000, ge=1, description="calls held in memory while they are in progress; the oldest is published early when full")
+    phone_transcript_grace_seconds: float = Field(default=120.0, ge=0, description="after a recorded call ends, wait this long for its transcription before publishing")
+    phone_idle_seconds: float = Field(default=4 * 3600.0, gt=0, description="a call with no event for this long is published as it stands")
+    phone_callback_choices: list[str] = Field(default_factory=lambda: ["callback=1"],
+                                              description="menu path entries (menu=choice) meaning the caller asked for a callback")
+
+    def missing_secrets(self) -> list[str]:
+        """Env var names of provider secrets that are not set."""
+        return [f"INTAKE_GATEWAY_{name.upper()}" for name, field in type(self).model_fields.items()
+                if (field.json_schema_extra or {}).get("provider_secret") and getattr(self, name) is None]
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Self:
+        missing = self.missing_secrets() if self.production else []
+        if missing:
+            raise ValueError("production gateway refuses to start without provider secrets: " + ", ".join(missing))
+        return self
+
+    @staticmethod
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None

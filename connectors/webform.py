@@ -1,20 +1,35 @@
-"""Web form channel: the site's contact, appointment and return forms post here."""
+"""Web form channel: the site's general, appointment and return forms post here.
+
+Browsers post directly (JSON from script, or plain form-encoded HTML forms), so the sender
+is a person who can fix mistakes: every problem is answered with a 4xx. Bots are kept out
+by a honeypot field (a filled one gets an accepted-looking 202 and nothing is published,
+so the bot learns nothing) and a per-client token bucket (429 with Retry-After).
+"""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Literal, Self
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
-from schemas import Channel, Contact, Identifiers, RawPayload
+from schemas import Channel, Contact, Identifiers
 
-from .accept import accept_contact
+from .accept import accept_or_dead_letter, raw_payload
+from .bodies import FORM, JSON, parse_form, parse_json_object, require_media_type
+from .errors import Rejected
 from .identifiers import e164, email
-from .metrics import RECEIVED
+from .metrics import RECEIVED, REJECTED
+from .ratelimit import TokenBuckets, client_ip
+from .settings import GatewaySettings
+from .signatures import verify_hmac
 
 router = APIRouter(prefix="/webform", tags=["webform"])
+CHANNEL = Channel.WEBFORM
 
 
 class WebForm(BaseModel):
@@ -27,23 +42,89 @@ class WebForm(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     phone: str | None = Field(default=None, max_length=40)
+    customer_number: str | None = Field(default=None, max_length=64)
     order_number: str | None = Field(default=None, max_length=64)
     subject: str | None = Field(default=None, max_length=500)
     message: str = Field(min_length=1, max_length=20_000)
     language: str | None = Field(default=None, max_length=16)
+    page_url: str | None = Field(default=None, max_length=2048)
+    appointment_time: datetime | None = Field(default=None, description="appointment form: requested time; without an offset it is in webform_timezone")
+    return_reason: str | None = Field(default=None, max_length=500, description="return form: why the goods go back")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and e164(value) is None:
+            raise ValueError("not a valid phone number")
+        return value
+
+    @model_validator(mode="after")
+    def _form_fields(self) -> Self:
+        if self.form_type == "appointment" and self.appointment_time is None:
+            raise ValueError("an appointment form needs appointment_time")
+        if self.form_type == "return" and not (self.order_number and self.return_reason):
+            raise ValueError("a return form needs order_number and return_reason")
+        if not (self.email or self.phone or self.customer_number):
+            raise ValueError("give at least one of email, phone or customer_number so we can answer")
+        return self
+
+
+def _buckets(request: Request, settings: GatewaySettings) -> TokenBuckets:
+    state = request.app.state
+    if not hasattr(state, "webform_buckets"):
+        state.webform_buckets = TokenBuckets(settings.webform_rate_per_minute / 60.0, settings.webform_burst)
+    return state.webform_buckets
+
+
+def _fields(request: Request, body: bytes) -> dict:
+    kind = require_media_type(CHANNEL, request, JSON, FORM)
+    if kind == JSON:
+        return parse_json_object(CHANNEL, body)
+    # an HTML form sends every input, empty ones as "": empty means "not given"
+    return {k: v for k, v in parse_form(CHANNEL, body).items() if v != ""}
+
+
+def _contact(form: WebForm, received_at: datetime, zone: str) -> Contact:
+    attributes: dict[str, str] = {}
+    if form.appointment_time is not None:
+        at = form.appointment_time
+        at = at if at.tzinfo else at.replace(tzinfo=ZoneInfo(zone))
+        attributes["appointment_time"] = at.astimezone(timezone.utc).isoformat()
+    if form.return_reason:
+        attributes["return_reason"] = form.return_reason
+    if form.page_url:
+        attributes["page_url"] = form.page_url
+    return Contact(
+        channel=CHANNEL, provider="webform", provider_message_id=form.submission_id, received_at=received_at,
+        customer=Identifiers(name=form.name, email=email(form.email), phone=e164(form.phone),
+                             customer_number=form.customer_number,
+                             order_numbers=[form.order_number] if form.order_number else []),
+        subject=form.subject, body=form.message, language=form.language, form_type=form.form_type,
+        attributes=attributes,
+    )
 
 
 @router.post("", status_code=202)
-async def submit(form: WebForm, request: Request) -> JSONResponse:
-    RECEIVED.labels(Channel.WEBFORM).inc()
-    now = datetime.now(timezone.utc)
-    contact = Contact(
-        channel=Channel.WEBFORM, provider="webform", provider_message_id=form.submission_id, received_at=now,
-        customer=Identifiers(name=form.name, email=email(form.email), phone=e164(form.phone),
-                             order_numbers=[form.order_number] if form.order_number else []),
-        subject=form.subject, body=form.message, language=form.language, form_type=form.form_type,
-    )
-    raw = RawPayload(channel=Channel.WEBFORM, provider="webform", received_at=now, path=request.url.path,
-                     content_type=request.headers.get("content-type"), body=form.model_dump_json())
-    event_id, duplicate = await accept_contact(request, contact, raw, source="/connectors/webform")
-    return JSONResponse({"event_id": event_id, "duplicate": duplicate}, status_code=202)
+async def submit(request: Request) -> JSONResponse:
+    """Accept a JSON or form-encoded submission; 202 with the event id once Kafka has it."""
+    RECEIVED.labels(CHANNEL).inc()
+    settings: GatewaySettings = request.app.state.settings
+    wait = _buckets(request, settings).take(client_ip(request, settings.trusted_proxies))
+    if wait > 0:
+        raise Rejected(CHANNEL, 429, "rate_limited", "too many submissions from this client; retry later",
+                       headers={"Retry-After": TokenBuckets.retry_after(wait)})
+    body = await request.body()
+    verify_hmac(CHANNEL, request, body, settings.secret(settings.webform_secret))
+    fields = _fields(request, body)
+    if fields.pop(settings.webform_honeypot_field, None):
+        REJECTED.labels(CHANNEL, "spam").inc()
+        return JSONResponse({"event_id": uuid.uuid4().hex, "duplicate": False}, status_code=202)
+    try:
+        form = WebForm.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from exc
+    received_at = datetime.now(timezone.utc)
+    raw = raw_payload(CHANNEL, "webform", request, body, received_at)
+    outcome = await accept_or_dead_letter(request, CHANNEL, raw, "/connectors/webform",
+                                          lambda: _contact(form, received_at, settings.webform_timezone))
+    return JSONResponse(outcome.body(), status_code=202)

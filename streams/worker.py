@@ -9,6 +9,7 @@ from .app import app
 def load_agents() -> None:
     """Each import registers its agents on ``app``."""
     from . import routing  # noqa: F401
+    from .alerts import agents  # noqa: F401  (SLA clocks in streams.sla.agents, breach-spike alerts)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Social channels: WeChat Official Account message push and Meta webhooks (Messenger, Instagram, WhatsApp)."""

@@ -1,0 +1,4 @@
+"""``python -m sinks``: same as ``intake sink``."""
+from .service import serve
+
+serve()

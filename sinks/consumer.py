@@ -1,0 +1,265 @@
+"""The sink loop: Kafka topic-partitions -> batches -> idempotent ClickHouse inserts -> offset commit.
+
+Exactly-once in ClickHouse on top of at-least-once Kafka delivery:
+
+1. Records are batched **per topic-partition**; a batch is cut by size or age.
+2. Before inserting, the batch's offset range ``[first, last]`` is written to ``sink_progress``
+   (the *plan*).
+3. Each table's rows go in as one insert with ``insert_deduplication_token =
+   <topic>/<partition>/<first>-<last>``; tables keep a deduplication window.
+4. Only then are offsets committed (``last + 1``, synchronously).
+
+A crash anywhere after 2 leaves a plan whose range starts at or after the committed offset.
+After a restart (or on the new owner after a rebalance) the first records seen for a
+partition look up those plans and the batcher cuts **exactly the same ranges** again, so the
+replayed inserts carry the same tokens and ClickHouse drops the ones already stored. Age and
+size never decide a replayed cut, so timing cannot change it. Crash before 2: nothing was
+inserted, any new cut is fine.
+
+ClickHouse unreachable: the batch is kept in memory, assigned partitions are paused (the
+consumer keeps polling so it stays in the group), inserts are retried with capped exponential
+back-off under the same token, then consumption resumes. Nothing is skipped: offsets only
+move past a batch once it is stored. A record that cannot be decoded or mapped becomes a
+``dead_letters`` row (with the cause and payload) inside the same batch; the batch continues.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from schemas import KafkaSettings, stable_event_id, utcnow
+
+from . import metrics
+from .pii import Protector
+from .rows import BUILDERS, Builder, Row, poison
+from .settings import SinkSettings
+from .writer import Writer
+
+log = logging.getLogger(__name__)
+TP = tuple[str, int]
+
+
+@dataclass
+class Batch:
+    topic: str
+    partition: int
+    first: int
+    opened: float
+    replay_until: int | None = None  # last offset of a recorded plan: cut exactly there
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def last(self) -> int:
+        return self.messages[-1].offset()
+
+    @property
+    def token(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.first}-{self.last}"
+
+
+class Batcher:
+    """Per topic-partition batches whose boundaries are reproducible after a restart."""
+
+    def __init__(self, max_rows: int, max_seconds: float, planned: Callable[[str, int, int], list[tuple[int, int]]]):
+        self.max_rows, self.max_seconds, self._planned = max_rows, max_seconds, planned
+        self.open: dict[TP, Batch] = {}
+        self.ready: list[Batch] = []
+        self.plans: dict[TP, deque[tuple[int, int]]] = {}
+
+    def add(self, message: Message, now: float) -> None:
+        tp, offset = (message.topic(), message.partition()), message.offset()
+        if tp not in self.plans:  # first record since (re)assignment: it sits at the committed offset
+            self.plans[tp] = deque(self._planned(tp[0], tp[1], offset))
+        batch = self.open.get(tp)
+        if batch is None:
+            plans = self.plans[tp]
+            while plans and plans[0][1] < offset:
+                plans.popleft()
+            if plans and plans[0][0] <= offset:
+                first, last = plans.popleft()
+                batch = Batch(tp[0], tp[1], first, now, replay_until=last)
+            else:
+                batch = Batch(tp[0], tp[1], offset, now)
+            self.open[tp] = batch
+        batch.messages.append(message)
+        done = offset >= batch.replay_until if batch.replay_until is not None else len(batch.messages) >= self.max_rows
+        if done:
+            self.ready.append(self.open.pop(tp))
+
+    def take(self, now: float) -> list[Batch]:
+        for tp, batch in list(self.open.items()):
+            if batch.replay_until is None and now - batch.opened >= self.max_seconds:
+                self.ready.append(self.open.pop(tp))
+        ready, self.ready = self.ready, []
+        return ready
+
+    def forget(self, tps: set[TP]) -> None:
+        """Revoked partitions: drop their uncommitted batches; the next owner replays the plans."""
+        for tp in tps:
+            self.open.pop(tp, None)
+            self.plans.pop(tp, None)
+        self.ready = [b for b in self.ready if (b.topic, b.partition) not in tps]
+
+
+class SinkLoop:
+    def __init__(self, settings: SinkSettings, kafka: KafkaSettings, writer: Writer) -> None:
+        self.settings, self.kafka, self.writer = settings, kafka, writer
+        self.protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
+        self.builders: dict[str, Builder] = {kafka.topic(spec): build for spec, build in BUILDERS.items()}
+        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds, self._planned)
+        self.assigned: set[TP] = set()
+        self.committed: dict[TP, int] = {}
+        self.running = False
+        self.backend_ok = True
+        self._consumer: Consumer | None = None
+        self._next_lag = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        consumer = self._consumer = Consumer(self.kafka.confluent(**{
+            "group.id": self.settings.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "enable.partition.eof": False, "max.poll.interval.ms": 600_000}))
+        consumer.subscribe(list(self.builders), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_revoke)
+        self.running = True
+        try:
+            while not stop.is_set():
+                self._consume(consumer, timeout=min(0.2, self.settings.batch_max_seconds))
+                ready = self.batcher.take(time.monotonic())
+                if ready:
+                    self._flush(consumer, ready, stop)
+                self._update_lag(consumer)
+        finally:
+            self.running = False
+            consumer.close()
+
+    def _consume(self, consumer: Consumer, timeout: float) -> None:
+        now = time.monotonic()
+        for message in consumer.consume(num_messages=self.settings.batch_max_rows, timeout=timeout):
+            error = message.error()
+            if error is None:
+                self.batcher.add(message, now)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                metrics.ERRORS.labels("consume").inc()
+                log.warning("consume error: %s", error)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned |= {(p.topic, p.partition) for p in partitions}
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self.assigned -= gone
+        self.batcher.forget(gone)
+
+    # -- writing -------------------------------------------------------------------------
+    def _planned(self, topic: str, partition: int, offset: int) -> list[tuple[int, int]]:
+        return self._retry(lambda: self.writer.planned(topic, partition, offset), "plan-read", None, None) or []
+
+    def _flush(self, consumer: Consumer, batches: list[Batch], stop: threading.Event) -> None:
+        started = time.perf_counter()
+        fresh = [(b.topic, b.partition, b.first, b.last) for b in batches if b.replay_until is None]
+        if self._retry(lambda: self.writer.plan(fresh), "plan", consumer, stop) is None:
+            return
+        written: list[Batch] = []
+        for batch in batches:
+            if (batch.topic, batch.partition) not in self.assigned:
+                continue  # revoked while we were retrying: its plan lets the next owner replay it
+            rows = self._rows(batch)
+            tp = (batch.topic, batch.partition)
+            if self._retry(lambda: self.writer.write(batch.token, rows), "insert", consumer, stop,
+                           alive=lambda: tp in self.assigned) is None:
+                if stop.is_set():
+                    return
+                continue  # revoked during the outage: the next owner replays its plan
+            written.append(batch)
+        self.writer.fault.after_inserts()
+        self._commit(consumer, written)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    def _rows(self, batch: Batch) -> dict[str, list[Row]]:
+        build = self.builders[batch.topic]
+        tables: dict[str, list[Row]] = {}
+        for message in batch.messages:
+            try:
+                pairs = list(build(message.value() or b"", self.protect))
+            except Exception as exc:  # poison: keep it, with the cause, and go on
+                metrics.DEAD_LETTERS.labels(batch.topic).inc()
+                pairs = [("dead_letters", poison(
+                    topic=batch.topic, partition=batch.partition, offset=message.offset(), key=message.key(),
+                    value=message.value(), error=exc, at=utcnow(),
+                    event_id=stable_event_id("sink", batch.topic, str(batch.partition), str(message.offset()))))]
+            for table, row in pairs:
+                tables.setdefault(table, []).append(row)
+        return tables
+
+    def _commit(self, consumer: Consumer, batches: list[Batch]) -> None:
+        live = [b for b in batches if (b.topic, b.partition) in self.assigned]
+        if not live:
+            return
+        try:
+            consumer.commit(offsets=[TopicPartition(b.topic, b.partition, b.last + 1) for b in live],
+                            asynchronous=False)
+        except KafkaException as exc:  # e.g. rebalance in progress: the plans make the replay exact
+            metrics.ERRORS.labels("commit").inc()
+            log.warning("offset commit failed (batches will be replayed idempotently): %s", exc)
+            return
+        for batch in live:
+            self.committed[(batch.topic, batch.partition)] = batch.last + 1
+            metrics.BATCHES.labels(batch.topic).inc()
+
+    def _retry(self, action: Callable[[], object], kind: str, consumer: Consumer | None,
+               stop: threading.Event | None, alive: Callable[[], bool] | None = None) -> object | None:
+        """Run ``action`` until it succeeds; None when stopping or no longer ``alive``. Polls (paused) meanwhile."""
+        delay, paused = 0.1, False
+        try:
+            while True:
+                try:
+                    result = action()
+                    self.backend_ok = True
+                    metrics.BACKEND_UP.set(1)
+                    return True if result is None else result
+                except Exception as exc:
+                    self.backend_ok = False
+                    metrics.BACKEND_UP.set(0)
+                    metrics.ERRORS.labels(kind).inc()
+                    log.warning("ClickHouse %s failed, retrying in %.1fs: %s", kind, delay, exc)
+                if consumer is not None and not paused:
+                    consumer.pause([TopicPartition(t, p) for t, p in self.assigned])
+                    paused = True
+                deadline = time.monotonic() + delay
+                while time.monotonic() < deadline:
+                    if (stop is not None and stop.is_set()) or (alive is not None and not alive()):
+                        return None
+                    if consumer is not None:
+                        self._consume(consumer, timeout=0.1)  # serves the group; paused partitions yield nothing
+                    else:
+                        time.sleep(0.1)
+                delay = min(delay * 2, self.settings.backoff_max_seconds)
+        finally:
+            if paused and consumer is not None:
+                consumer.resume([TopicPartition(t, p) for t, p in self.assigned])
+
+    # -- observability -------------------------------------------------------------------
+    def _update_lag(self, consumer: Consumer) -> None:
+        now = time.monotonic()
+        if now < self._next_lag:
+            return
+        self._next_lag = now + 5.0
+        for topic, partition in list(self.assigned):
+            try:  # cached: the high watermark of the last fetch response, no broker round trip
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            done = self.committed.get((topic, partition))
+            if done is not None and high >= 0:
+                metrics.LAG.labels(topic, str(partition)).set(max(0, high - done))
+
+    def status(self) -> dict[str, object]:
+        return {"running": self.running, "backend_ok": self.backend_ok, "assigned": len(self.assigned),
+                "committed": {f"{t}[{p}]": o for (t, p), o in sorted(self.committed.items())}}

@@ -1,0 +1,69 @@
+"""Personal identifiers stored by policy: masked (readable shape), keyed hash, or clear.
+
+Hashes are HMAC-SHA256 with a deployment key, so the same phone number always gives the
+same value (joins and repeat-contact counts still work) but cannot be reversed by
+hashing a phone-number list without the key.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from .settings import PiiPolicy
+
+
+class Protector:
+    def __init__(self, policy: PiiPolicy, key: str) -> None:
+        self.policy = policy
+        self._key = key.encode()
+
+    def hash(self, value: str) -> str:
+        return "h:" + hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def key(self, value: str) -> str:
+        """Identity keys (customer key) are hashed unless the policy is clear: they must stay joinable."""
+        if not value or self.policy is PiiPolicy.CLEAR:
+            return value
+        return self.hash(value)
+
+    def __call__(self, kind: str, value: str | None) -> str:
+        if not value:
+            return ""
+        if self.policy is PiiPolicy.CLEAR:
+            return value
+        if self.policy is PiiPolicy.HASH:
+            return self.hash(value)
+        return MASKERS.get(kind, mask_tail)(value)
+
+
+def mask_middle(value: str, head: int, tail: int) -> str:
+    if len(value) <= head + tail:
+        return value[:1] + "*" * (len(value) - 1)
+    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail:]
+
+
+def mask_phone(value: str) -> str:
+    """+8613812345678 -> +86138****5678 (country code and operator prefix stay for routing stats)."""
+    return mask_middle(value, min(6, max(1, len(value) - 8)), 4)
+
+
+def mask_email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    return (local[:1] + "***" + at + domain) if at else mask_tail(value)
+
+
+def mask_name(value: str) -> str:
+    return value[:1] + "*" * max(1, len(value) - 1)
+
+
+def mask_handle(value: str) -> str:
+    """Keep the platform namespace (wechat:, whatsapp:): it says which channel, not who."""
+    platform, colon, ident = value.rpartition(":")
+    return platform + colon + mask_middle(ident, 2, 2) if colon else mask_middle(value, 2, 2)
+
+
+def mask_tail(value: str) -> str:
+    return mask_middle(value, 0, 4)
+
+
+MASKERS = {"phone": mask_phone, "email": mask_email, "name": mask_name, "handle": mask_handle}

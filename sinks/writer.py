@@ -1,0 +1,88 @@
+"""Columnar, idempotent inserts of one topic-partition batch, and the batch plan they rely on.
+
+Every insert carries ``insert_deduplication_token = <topic>/<partition>/<first>-<last>``;
+tables keep ``non_replicated_deduplication_window`` block ids, so writing the same batch
+twice stores it once (materialized views follow the source table's verdict).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from clickhouse_connect.driver.client import Client
+
+from . import metrics
+from .rows import Row
+
+
+class InjectedFault(ConnectionError):
+    """Raised by the test-only fault hook to simulate an unreachable backend."""
+
+
+class Fault:
+    """Test-only fault injection, from ``INTAKE_SINK_FAULT``: ``insert_fail:N`` or ``crash_after_insert:N``."""
+
+    def __init__(self, spec: str) -> None:
+        kind, _, count = spec.partition(":")
+        self.kind, self.remaining = (kind, int(count or 1)) if spec else ("", 0)
+        self.batches = 0
+
+    def before_insert(self) -> None:
+        if self.kind == "insert_fail" and self.remaining > 0:
+            self.remaining -= 1
+            raise InjectedFault(f"injected: backend unavailable ({self.remaining} failures left)")
+
+    def after_inserts(self) -> None:
+        """Dies between insert and offset commit: the crash the exactly-once design must survive."""
+        self.batches += 1
+        if self.kind == "crash_after_insert" and self.batches >= self.remaining:
+            os._exit(99)
+
+
+class Writer:
+    def __init__(self, client: Client, group_id: str, fault: str = "") -> None:
+        self.client = client
+        self.group_id = group_id
+        self.fault = Fault(fault)
+        self._columns: dict[str, list[str]] = {}
+
+    def columns(self, table: str) -> list[str]:
+        """Insertable columns (no DEFAULT / MATERIALIZED), looked up once per table."""
+        if table not in self._columns:
+            result = self.client.query(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+                "AND default_kind = '' ORDER BY position", parameters={"t": table})
+            if not result.result_rows:
+                raise LookupError(f"table {table} does not exist (migrations not applied?)")
+            self._columns[table] = [r[0] for r in result.result_rows]
+        return self._columns[table]
+
+    def plan(self, ranges: Iterable[tuple[str, int, int, int]]) -> None:
+        """Record (topic, partition, first, last) before inserting: a restart re-cuts exactly there."""
+        rows = [[self.group_id, t, p, f, last] for t, p, f, last in ranges]
+        if rows:
+            self.client.insert("sink_progress", rows,
+                               column_names=["group_id", "topic", "partition", "first_offset", "last_offset"])
+
+    def planned(self, topic: str, partition: int, from_offset: int) -> list[tuple[int, int]]:
+        """Planned ranges not entirely below ``from_offset``, oldest first."""
+        result = self.client.query(
+            "SELECT DISTINCT first_offset, last_offset FROM sink_progress WHERE group_id = {g:String} "
+            "AND topic = {t:String} AND partition = {p:UInt32} AND last_offset >= {o:Int64} ORDER BY first_offset",
+            parameters={"g": self.group_id, "t": topic, "p": partition, "o": from_offset})
+        return [(int(f), int(last)) for f, last in result.result_rows]
+
+    def write(self, token: str, rows: dict[str, list[Row]]) -> int:
+        """Insert each table's rows as one columnar block under the batch's token."""
+        written = 0
+        for table, table_rows in rows.items():
+            if not table_rows:
+                continue
+            self.fault.before_insert()
+            names = self.columns(table)
+            data = [[row.get(name) for row in table_rows] for name in names]
+            self.client.insert(table, data, column_names=names, column_oriented=True,
+                               settings={"insert_deduplication_token": token})
+            metrics.ROWS_WRITTEN.labels(table).inc(len(table_rows))
+            written += len(table_rows)
+        return written

@@ -1,0 +1,1 @@
+"""Operational alerts computed in the stream (breach spikes), published on the ALERTS topic."""

@@ -1,0 +1,165 @@
+"""Per-customer state and the case decision: thread reply, follow-up, repeat contact or new case.
+
+All of a customer's cases live in one record keyed by customer key, so deciding whether
+a contact joins an open case needs no cross-partition lookup. Time is the contact's
+``received_at`` (event time), so replaying a topic gives the same verdicts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.contact import Contact
+from schemas.lifecycle import Lifecycle, LifecycleAction
+from schemas.routed import DedupVerdict
+
+from ..rules.models import Dedup
+from .text import similarity
+
+CASE_ID = re.compile(r"^(cus-[0-9a-f]{16})-\d{4,}$")
+OPEN, WAITING, RESOLVED, CLOSED = "open", "waiting", "resolved", "closed"
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str = OPEN
+    opened_at: float
+    last_at: float
+    last_channel: str
+    category: str
+    severity: int = 0
+    queue: str
+    tier: int = 1
+    owner: str | None = None
+    refs: list[str] = Field(default_factory=list)
+    sketch: list[int] = Field(default_factory=list)
+    contacts: int = 1
+    repeats: int = 0
+
+
+class CustomerState(BaseModel):
+    """``forward`` is set once this key was merged into another (union-find parent pointer)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    forward: str | None = None
+    seq: int = 0
+    segment: str | None = None
+    seen: dict[str, float] = Field(default_factory=dict)      # contact id -> received_at
+    cases: dict[str, Case] = Field(default_factory=dict)
+    msgids: dict[str, str] = Field(default_factory=dict)     # email Message-ID -> case id
+
+    def encode(self) -> bytes:
+        return self.model_dump_json(exclude_defaults=True).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> CustomerState:
+        return cls() if raw is None else cls.model_validate_json(raw)
+
+    def absorb(self, other: CustomerState) -> None:
+        """Union of two customers' memories (identity merge)."""
+        self.cases.update(other.cases)
+        self.msgids.update(other.msgids)
+        for cid, at in other.seen.items():
+            self.seen.setdefault(cid, at)
+        if other.segment and not self.segment:
+            self.segment = other.segment
+
+    def new_case_id(self, customer_key: str) -> str:
+        self.seq += 1
+        return f"{customer_key}-{self.seq:04d}"
+
+    def open_severity(self) -> int:
+        return max((c.severity for c in self.cases.values() if c.status != CLOSED), default=0)
+
+    def prune(self, now: float, rules: Dedup) -> None:
+        """Keep the memory bounded: seen ids by age and count, cases by age, closed cases by count."""
+        horizon = now - rules.seen_hours * 3600
+        seen = [(cid, at) for cid, at in self.seen.items() if at >= horizon]
+        self.seen = dict(seen[-rules.seen_contacts:])
+        memory = now - rules.case_memory_days * 86400
+        cases = {cid: c for cid, c in self.cases.items() if c.last_at >= memory}
+        closed = [cid for cid, c in cases.items() if c.status == CLOSED]
+        for cid in closed[:max(0, len(closed) - rules.closed_cases_kept)]:
+            del cases[cid]
+        self.cases = cases
+        if len(self.msgids) > rules.message_ids or any(v not in cases for v in self.msgids.values()):
+            kept = [(m, cid) for m, cid in self.msgids.items() if cid in cases]
+            self.msgids = dict(kept[-rules.message_ids:]) if rules.message_ids else {}
+
+
+def customer_of_case(case_id: str) -> str | None:
+    """Case ids embed their customer key, so lifecycle events find their partition without a lookup."""
+    m = CASE_ID.match(case_id)
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    verdict: DedupVerdict
+    case: Case | None
+    reason: str
+
+
+def match_case(state: CustomerState, contact: Contact, refs: list[str], sketch: list[int], now: float,
+               rules: Dedup) -> Match:
+    """Thread first, then a conversation follow-up, then the same issue (references, then text)."""
+    thread = contact.thread
+    if thread is not None:
+        for mid in (thread.in_reply_to, *reversed(thread.references)):
+            case = state.cases.get(state.msgids.get(mid, "")) if mid else None
+            if case is not None and case.status != CLOSED:
+                return Match(DedupVerdict.THREAD_REPLY, case, f"email thread: {mid} belongs to {case.id}")
+    window = now - rules.repeat_window_hours * 3600
+    live = sorted((c for c in state.cases.values() if c.status != CLOSED and c.last_at >= window),
+                  key=lambda c: c.last_at, reverse=True)
+    if not live:
+        return Match(DedupVerdict.NEW_CASE, None, "no open case within the repeat window")
+    channel = contact.channel.value
+    for case in live:
+        if (channel in rules.follow_up_channels and case.last_channel == channel
+                and 0 <= now - case.last_at <= rules.follow_up_seconds
+                and not (refs and case.refs and set(refs).isdisjoint(case.refs))):
+            return Match(DedupVerdict.FOLLOW_UP, case,
+                         f"{channel} conversation continues {case.id} ({now - case.last_at:.0f}s after its last contact)")
+    for case in live:
+        common = sorted(set(refs) & set(case.refs))
+        if common:
+            return Match(DedupVerdict.REPEAT, case, f"same reference {common[0]} as open case {case.id}{_reopen(case)}")
+    best, score = None, 0.0
+    for case in live:
+        s = similarity(sketch, case.sketch, rules.sketch_size)
+        if s > score:
+            best, score = case, s
+    if best is not None and score >= rules.similarity_threshold:
+        return Match(DedupVerdict.REPEAT, best, f"text similarity {score:.2f} >= {rules.similarity_threshold} "
+                                                f"with open case {best.id}{_reopen(best)}")
+    return Match(DedupVerdict.NEW_CASE, None, f"no open case matches (best text similarity {score:.2f})")
+
+
+def _reopen(case: Case) -> str:
+    return " (reopens the resolved case)" if case.status == RESOLVED else ""
+
+
+_STATUS = {LifecycleAction.WAITING_ON_CUSTOMER: WAITING, LifecycleAction.CUSTOMER_REPLIED: OPEN,
+           LifecycleAction.RESOLVED: RESOLVED, LifecycleAction.CLOSED: CLOSED, LifecycleAction.REOPENED: OPEN}
+
+
+def apply_lifecycle(state: CustomerState, event: Lifecycle) -> bool:
+    """Update the case from the service desk; False when this customer has no such case."""
+    case = state.cases.get(event.case_id)
+    if case is None:
+        return False
+    case.status = _STATUS.get(event.action, case.status)
+    if event.agent and event.action in (LifecycleAction.ASSIGNED, LifecycleAction.FIRST_RESPONSE,
+                                        LifecycleAction.RESPONDED, LifecycleAction.ESCALATED):
+        case.owner = event.agent
+    if event.queue:
+        case.queue = event.queue
+    if event.tier:
+        case.tier = event.tier
+    return True

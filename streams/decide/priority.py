@@ -1,0 +1,53 @@
+"""Customer segment and the priority formula: urgency x impact x complexity x segment weight."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.contact import Contact
+
+from ..rules.models import Routing
+from .classify import Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    value: int
+    score: float
+    reason: str
+
+
+def segment_of(contact: Contact, rules: Routing, known: str | None = None) -> tuple[str, str]:
+    """First segment rule whose attribute value the contact carries; else what the customer had; else default."""
+    for seg in rules.segments:
+        value = contact.attributes.get(seg.attribute)
+        if value is not None and value.strip().lower() in {v.lower() for v in seg.values}:
+            return seg.name, f"attribute {seg.attribute}={value}"
+    if known:
+        return known, "segment known for this customer"
+    return rules.default_segment, "default segment"
+
+
+def priority_of(contact: Contact, c: Classification, segment: str, rules: Routing) -> Priority:
+    p = rules.priority
+    urgency, u_why = p.base_urgency, "base"
+    channel = p.channel_urgency.get(contact.channel.value)
+    if channel is not None and channel > urgency:
+        urgency, u_why = channel, f"channel {contact.channel.value}"
+    if c.sentiment == "angry" and p.angry_urgency > urgency:
+        urgency, u_why = p.angry_urgency, c.sentiment_reason
+    if c.urgency > urgency:
+        urgency, u_why = c.urgency, c.urgency_reason
+    impact, i_why = p.base_impact, "base"
+    by_severity = p.severity_impact.get(c.severity)
+    if by_severity is not None and by_severity > impact:
+        impact, i_why = by_severity, f"severity {c.severity}"
+    if contact.is_public and p.public_impact_bonus:
+        impact += p.public_impact_bonus
+        i_why += f" +{p.public_impact_bonus} public post"
+    complexity = p.category_complexity.get(c.category, p.default_complexity)
+    weight = p.segment_weight.get(segment, 1.0)
+    score = urgency * impact * complexity * weight
+    value = next(b.priority for b in p.bands if score >= b.min_score)
+    reason = (f"urgency {urgency} ({u_why}) x impact {impact} ({i_why}) x complexity {complexity} ({c.category}) "
+              f"x segment {weight:g} ({segment}) = {score:g} -> P{value}")
+    return Priority(value, score, reason)

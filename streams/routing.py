@@ -1,0 +1,263 @@
+"""Faust wiring of contact routing: CONTACTS -> identity -> customer cases -> ROUTED, ESCALATIONS, UPSELL.
+
+Three hops, each on the partitioning its state needs (see :mod:`streams.identity` for why):
+
+* ``route_ingress`` (CONTACTS, any producer's partitioner): decode, dead-letter what is
+  undecodable, start the identity walk keyed by the first identifier.
+* ``route_identity`` (``<app>-identity``, keyed by identifier hash): one hop per identifier
+  over the ``identities`` table, then hand over to the customer topic.
+* ``route_cases`` (``<app>-customers``, keyed by customer key): merges identities, then
+  decides the contact against the customer's cases (``customers`` table) with
+  :class:`streams.decide.decider.Decider`; also applies lifecycle and escalation events,
+  which ``route_lifecycle`` / ``route_escalations`` re-key from case id to customer key
+  (case ids embed their customer key).
+
+Both internal topics are produced with Faust's murmur2 partitioner and the tables place
+keys with the same function (:mod:`streams.sla.tables`), so state and the messages about
+it share a partition even though batches mix keys. Per batch: decide against an
+in-memory overlay, send every output and wait for Kafka's acks, *then* write the tables;
+a crash in between re-runs the batch, and the per-customer ``seen`` ids turn the re-run
+contact into a counted re-delivery rather than a second routed event.
+
+Value layout on the internal topics: one kind byte (``C`` contact, ``L`` lifecycle,
+``E`` escalation; none on the identity topic), a one-line JSON header, ``\\n``, the
+original event bytes, so the contact is never re-encoded on the way.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+
+from schemas.contact import ContactEvent
+from schemas.deadletter import DeadLetter, DeadLetterEvent
+from schemas.envelope import stable_event_id
+from schemas.escalation import EscalationEvent
+from schemas.lifecycle import LifecycleEvent
+from schemas.routed import DedupVerdict, RoutedContactEvent
+from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
+from schemas.upsell import UpsellLeadEvent
+
+from . import metrics
+from .app import app, settings, topic
+from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
+from .decide.decider import Decider, Outcome
+from .identity import Merge, Walk, customer_hop, first_hop
+from .sla.metrics import DEAD_LETTERS, expose
+from .sla.tables import key_partitioned_table
+
+log = logging.getLogger(__name__)
+SOURCE = "/streams/routing"
+PARTITIONS = 4
+
+decider = Decider.load(settings.rules_dir)  # a bad rules file stops the worker here, naming file and line
+log.info("routing rules %s loaded", decider.version)
+
+contacts_topic = topic(CONTACTS)
+lifecycle_topic = topic(LIFECYCLE)
+escalations_topic = topic(ESCALATIONS)
+routed_topic = topic(ROUTED)
+upsell_topic = topic(UPSELL)
+deadletter_topic = topic(DEADLETTER)
+identity_topic = app.topic(f"{app.conf.id}-identity", internal=True, partitions=PARTITIONS,
+                           key_type=bytes, value_type=bytes)
+customer_topic = app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
+                           key_type=bytes, value_type=bytes)
+identities = key_partitioned_table(app, "identities", PARTITIONS, help="identifier hash -> customer key (union-find)")
+customers = key_partitioned_table(app, "customers", PARTITIONS,
+                                  help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
+expose(app)
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    header, _, payload = raw.partition(b"\n")
+    return header, payload
+
+
+async def dead_letter(agent: str, raw: bytes | None, exc: BaseException | str) -> Any:
+    DEAD_LETTERS.labels(agent).inc()
+    cause = str(exc) if isinstance(exc, BaseException) else exc
+    letter = DeadLetter(stage=f"agent:{agent}", cause=cause[:2000] or type(exc).__name__,
+                        error_type=type(exc).__name__ if isinstance(exc, BaseException) else "Rejected",
+                        payload=(raw or b"").decode("utf-8", "replace"))
+    return await deadletter_topic.send(value=DeadLetterEvent(source=SOURCE, data=letter).encode())
+
+
+async def _to_customer(kind: bytes, key: str, header: bytes, payload: bytes) -> Any:
+    return await customer_topic.send(key=key.encode(), value=kind + header + b"\n" + payload)
+
+
+@app.agent(contacts_topic)
+async def route_ingress(stream):  # noqa: ANN001 - Faust stream
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        pending = []
+        for raw in batch:
+            try:
+                to_identity, key, value = first_hop(raw)
+            except Exception as exc:  # noqa: BLE001 - anything undecodable is dead-lettered with its cause
+                pending.append(await dead_letter("route_ingress", raw, exc))
+                continue
+            pending.append(await (identity_topic if to_identity else customer_topic).send(key=key, value=value))
+        if pending:
+            await asyncio.gather(*pending)
+
+
+@app.agent(identity_topic)
+async def route_identity(stream):  # noqa: ANN001
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        overlay: dict[bytes, bytes] = {}
+        pending = []
+        for raw in batch:
+            header, payload = _split(raw)
+            walk = Walk.decode(header)
+            ident = walk.todo[0][0].encode()
+            known = overlay.get(ident) or identities.get(ident)
+            write = walk.step(known.decode() if known else None)
+            if write is not None:
+                overlay[ident] = write.encode()
+            if walk.todo:
+                pending.append(await identity_topic.send(key=walk.todo[0][0].encode(), value=walk.encode() + b"\n" + payload))
+                continue
+            root, merges = walk.route()
+            merge = Merge(root, root, merges, [], walk.reason())
+            merge.key = merge.next_key()
+            pending.append(await _to_customer(b"C", merge.key, merge.encode(), payload))
+        if pending:
+            await asyncio.gather(*pending)
+        for ident, key in overlay.items():
+            identities[ident] = key
+
+
+async def _publish(outcome: Outcome, case_id: str) -> list[Any]:
+    routed = outcome.routed
+    assert routed is not None
+    sent = []
+    event = RoutedContactEvent(id=stable_event_id("routed", routed.contact_id), source=SOURCE,
+                               subject=case_id or None, data=routed)
+    sent.append(await routed_topic.send(key=routed.customer_key.encode(), value=event.encode()))
+    channel = routed.contact.channel.value
+    metrics.CONTACTS.labels(routed.dedup.value, channel).inc()
+    if routed.dedup == DedupVerdict.REPEAT:
+        metrics.REPEATS.labels(channel, routed.queue).inc()
+    metrics.UPSELL.labels(routed.upsell.value).inc()
+    if outcome.escalation is not None:
+        esc = EscalationEvent(id=stable_event_id("escalation", routed.contact_id), source=SOURCE, subject=case_id,
+                              data=outcome.escalation)
+        sent.append(await escalations_topic.send(key=case_id.encode(), value=esc.encode()))
+        metrics.ESCALATIONS.labels(outcome.escalation.queue, str(outcome.escalation.to_tier)).inc()
+    if outcome.lead is not None:
+        lead = UpsellLeadEvent(id=stable_event_id("upsell", routed.contact_id), source=SOURCE, subject=case_id,
+                               data=outcome.lead)
+        sent.append(await upsell_topic.send(key=routed.customer_key.encode(), value=lead.encode()))
+    return sent
+
+
+@app.agent(customer_topic)
+async def route_cases(stream):  # noqa: ANN001
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        overlay: dict[str, CustomerState] = {}
+        pending = []
+
+        def state_of(key: str) -> CustomerState:
+            if key not in overlay:
+                overlay[key] = CustomerState.decode(customers.get(key.encode()))
+            return overlay[key]
+
+        for raw in batch:
+            kind, (header, payload) = raw[:1], _split(raw[1:])
+            try:
+                if kind == b"C":
+                    pending.extend(await _contact(header, payload, state_of, overlay))
+                else:
+                    pending.extend(await _case_update(kind, header, payload, state_of))
+            except Exception as exc:  # noqa: BLE001 - a poison message must not stop the partition
+                log.exception("route_cases: dead-lettering a message")
+                pending.append(await dead_letter("route_cases", payload, exc))
+                # the decision may have half-changed this customer's state: reload it from the table
+                overlay.pop(orjson.loads(header)["key"], None)
+        if pending:
+            await asyncio.gather(*pending)
+        for key, state in overlay.items():
+            customers[key.encode()] = state.encode()
+
+
+async def _contact(header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> list[Any]:
+    merge = Merge.decode(header)
+    key = merge.key
+    state = state_of(key)
+    decide_here, replaced = customer_hop(merge, state)
+    if replaced is not None:
+        overlay[key] = replaced
+        metrics.MERGES.inc()
+    if not decide_here:
+        return [await _to_customer(b"C", merge.key, merge.encode(), payload)]
+    for carried in merge.carried:
+        state.absorb(CustomerState.decode(carried))
+    event = ContactEvent.decode(payload)
+    outcome = decider.decide(event, key, state, merge.why)
+    if outcome.routed is None:
+        metrics.REDELIVERIES.labels(event.data.channel.value).inc()
+        return []
+    return await _publish(outcome, outcome.routed.case_id)
+
+
+async def _case_update(kind: bytes, header: bytes, payload: bytes, state_of: Any) -> list[Any]:
+    key = orjson.loads(header)["key"]
+    state = state_of(key)
+    if state.forward is not None:
+        return [await _to_customer(kind, state.forward, orjson.dumps({"key": state.forward}), payload)]
+    if kind not in (b"L", b"E"):
+        raise ValueError(f"unknown customer message kind {kind!r}")
+    if kind == b"L":
+        event = LifecycleEvent.decode(payload)
+        if not apply_lifecycle(state, event.data):
+            return [await dead_letter("route_cases", payload, f"lifecycle for unknown case {event.data.case_id}")]
+        metrics.CASE_UPDATES.labels(f"lifecycle:{event.data.action.value}").inc()
+        return []
+    esc = EscalationEvent.decode(payload).data
+    case = state.cases.get(esc.case_id)
+    if case is None:
+        return [await dead_letter("route_cases", payload, f"escalation for unknown case {esc.case_id}")]
+    if esc.to_tier >= case.tier:
+        case.tier, case.queue = esc.to_tier, esc.queue
+    metrics.CASE_UPDATES.labels(f"escalation:{esc.trigger}").inc()
+    return []
+
+
+async def _rekey_by_case(agent: str, kind: bytes, raw: bytes, case_id: str) -> Any:
+    customer = customer_of_case(case_id)
+    if customer is None:
+        return await dead_letter(agent, raw, f"case id {case_id!r} was not issued by the routing agents")
+    return await _to_customer(kind, customer, orjson.dumps({"key": customer}), raw)
+
+
+@app.agent(lifecycle_topic)
+async def route_lifecycle(stream):  # noqa: ANN001
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        pending = []
+        for raw in batch:
+            try:
+                case_id = LifecycleEvent.decode(raw).data.case_id
+            except Exception as exc:  # noqa: BLE001
+                pending.append(await dead_letter("route_lifecycle", raw, exc))
+                continue
+            pending.append(await _rekey_by_case("route_lifecycle", b"L", raw, case_id))
+        if pending:
+            await asyncio.gather(*pending)
+
+
+@app.agent(escalations_topic)
+async def route_escalations(stream):  # noqa: ANN001
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        pending = []
+        for raw in batch:
+            try:
+                case_id = EscalationEvent.decode(raw).data.case_id
+            except Exception as exc:  # noqa: BLE001
+                pending.append(await dead_letter("route_escalations", raw, exc))
+                continue
+            pending.append(await _rekey_by_case("route_escalations", b"E", raw, case_id))
+        if pending:
+            await asyncio.gather(*pending)

@@ -1,0 +1,235 @@
+"""Faust wiring of the SLA engine: repartition by case, apply commands, fire due clocks.
+
+ROUTED is keyed by customer and LIFECYCLE may come from any producer's partitioner, so
+both are first re-keyed by case id onto one internal topic (``<app id>-sla-commands``),
+produced by Faust's own (murmur2) partitioner; the case table (changelogged, see
+:mod:`streams.sla.tables`) uses the same function, so it lives on the same partition as
+the commands about its cases, and the timer can write it too. Value of a command: one kind byte (``R`` routed, ``L`` lifecycle)
+followed by the original event bytes.
+
+Ordering for at-least-once without loss: events are sent and acknowledged by Kafka
+*before* the case state is written, so a crash in between re-emits the same
+deterministic event ids (duplicates collapse downstream), never drops one.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter, DeadLetterEvent
+from schemas.escalation import Escalation, EscalationEvent
+from schemas.lifecycle import LifecycleEvent
+from schemas.routed import RoutedContactEvent
+from schemas.sla import SlaEvent, SlaStatus
+from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
+
+from ..app import app, settings, topic
+from . import metrics
+from .engine import ClockEngine, Emit, Result
+from .index import DueIndex
+from .policy import PolicySet, load_policy
+from .state import CaseState
+from .tables import key_partition, key_partitioned_table
+
+log = logging.getLogger(__name__)
+SOURCE = "/streams/sla"
+PARTITIONS = 4
+
+policies = PolicySet(load_policy(settings.sla_policy))  # a bad file stops the worker here, with the reason
+engine = ClockEngine(policies)
+index = DueIndex()
+open_clocks = metrics.OpenClocks()
+#: The agent and the timer both rewrite case state; one at a time.
+lock = asyncio.Lock()
+
+routed_topic = topic(ROUTED)
+lifecycle_topic = topic(LIFECYCLE)
+sla_topic = topic(SLA)
+escalation_topic = topic(ESCALATIONS)
+deadletter_topic = topic(DEADLETTER)
+commands = app.topic(f"{app.conf.id}-sla-commands", internal=True, partitions=PARTITIONS,
+                     key_type=bytes, value_type=bytes)
+cases = key_partitioned_table(app, "sla-cases", PARTITIONS, help="SLA clock state per case id (JSON CaseState)")
+metrics.expose(app)
+
+
+async def dead_letter(agent: str, raw: bytes, exc: Exception) -> None:
+    metrics.DEAD_LETTERS.labels(agent).inc()
+    letter = DeadLetter(stage=f"agent:{agent}", cause=str(exc)[:2000], error_type=type(exc).__name__,
+                        payload=raw.decode("utf-8", "replace"))
+    await deadletter_topic.send(value=DeadLetterEvent(source=SOURCE, data=letter).encode())
+
+
+@app.agent(routed_topic)
+async def sla_rekey_routed(stream):  # noqa: ANN001 - Faust stream
+    """Routed contacts, re-keyed from customer key to case id."""
+    async for raw in stream:
+        try:
+            case_id = RoutedContactEvent.decode(raw).data.case_id
+        except ValidationError as exc:
+            await dead_letter("sla_rekey_routed", raw, exc)
+            continue
+        await commands.send(key=case_id.encode(), value=b"R" + raw)
+
+
+@app.agent(lifecycle_topic)
+async def sla_rekey_lifecycle(stream):  # noqa: ANN001
+    """Lifecycle events, re-keyed by case id with Faust's partitioner (any producer may have sent them)."""
+    async for raw in stream:
+        try:
+            case_id = LifecycleEvent.decode(raw).data.case_id
+        except ValidationError as exc:
+            await dead_letter("sla_rekey_lifecycle", raw, exc)
+            continue
+        await commands.send(key=case_id.encode(), value=b"L" + raw)
+
+
+def _load(batch: dict[str, CaseState], case_id: str) -> CaseState | None:
+    if case_id in batch:
+        return batch[case_id]
+    raw = cases.get(case_id.encode())
+    return CaseState.decode(raw) if raw is not None else None
+
+
+def _open_keys(state: CaseState | None) -> list[tuple[str, str, str]]:
+    if state is None:
+        return []
+    return [(c.clock, state.queue, c.status) for c in state.clocks.values() if c.open]
+
+
+def apply_command(raw: bytes, state_of: dict[str, CaseState]) -> Result | None:
+    """Decode one command and run it through the engine (state taken from / kept in ``state_of``)."""
+    kind, body = raw[:1], raw[1:]
+    if kind == b"R":
+        routed = RoutedContactEvent.decode(body)
+        state = _load(state_of, routed.data.case_id)
+        return engine.on_contact(state, routed.data, routed.id, routed.data.contact.received_at.timestamp())
+    if kind == b"L":
+        event = LifecycleEvent.decode(body)
+        state = _load(state_of, event.data.case_id)
+        if state is None:
+            metrics.COMMANDS.labels("lifecycle", "unknown_case").inc()
+        return engine.on_lifecycle(state, event.data, event.id)
+    raise ValueError(f"unknown SLA command kind {kind!r}")
+
+
+async def publish(emits: list[Emit]) -> None:
+    """Send and wait for Kafka's acknowledgement of every event."""
+    pending = []
+    for emit in emits:
+        payload = emit.payload
+        if isinstance(payload, Escalation):
+            value = EscalationEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
+            pending.append(await escalation_topic.send(key=payload.case_id.encode(), value=value.encode()))
+            metrics.ESCALATIONS.labels(payload.queue).inc()
+            continue
+        value = SlaEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
+        pending.append(await sla_topic.send(key=payload.case_id.encode(), value=value.encode()))
+        metrics.EVENTS.labels(payload.clock.value, payload.status.value, payload.queue, payload.channel).inc()
+        if payload.status == SlaStatus.BREACHED:
+            metrics.BREACHES.labels(payload.clock.value, payload.queue, payload.channel).inc()
+    if pending:
+        await asyncio.gather(*pending)
+
+
+async def commit(changed: dict[str, CaseState], before: dict[str, list], results: list[Result]) -> None:
+    """Publish, then persist: see the module docstring for why in this order."""
+    await publish([e for r in results for e in r.emits])
+    for case_id, state in changed.items():
+        cases[case_id.encode()] = state.encode()
+        open_clocks.apply(before[case_id], _open_keys(state))
+    for r in results:
+        if r.state is not None:
+            for due, _clock in r.scheduled:
+                index.push(due, r.state.case_id)
+    metrics.DUE.set(len(index))
+
+
+@app.agent(commands)
+async def sla_clocks(stream):  # noqa: ANN001
+    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+        async with lock:
+            changed: dict[str, CaseState] = {}
+            before: dict[str, list] = {}
+            results: list[Result] = []
+            for raw in batch:
+                try:
+                    result = apply_command(raw, changed)
+                except (ValidationError, ValueError) as exc:
+                    await dead_letter("sla_clocks", raw, exc)
+                    continue
+                if result is None or result.state is None:
+                    continue
+                case_id = result.state.case_id
+                if case_id not in changed:
+                    previous = cases.get(case_id.encode())
+                    before[case_id] = _open_keys(CaseState.decode(previous) if previous is not None else None)
+                changed[case_id] = result.state
+                results.append(result)
+                metrics.COMMANDS.labels("routed" if raw[:1] == b"R" else "lifecycle", "applied").inc()
+            await commit(changed, before, results)
+
+
+async def fire_due(now: float) -> int:
+    """Fire every clock due by ``now``; returns the number of events sent."""
+    due_cases = index.pop_due(now)
+    if not due_cases:
+        return 0
+    async with lock:
+        changed: dict[str, CaseState] = {}
+        before: dict[str, list] = {}
+        results: list[Result] = []
+        for case_id in due_cases:
+            raw = cases.get(case_id.encode())
+            if raw is None:
+                continue  # stale entry: case moved to another worker
+            state = CaseState.decode(raw)
+            before[case_id] = _open_keys(state)
+            result = engine.fire(state, now)
+            if result.emits or result.scheduled:
+                changed[case_id] = state
+                results.append(result)
+        await commit(changed, before, results)
+        sent = time.time()
+        for r in results:
+            for e in r.emits:
+                if getattr(e.payload, "status", None) in (SlaStatus.WARNING, SlaStatus.BREACHED):
+                    metrics.LAG.observe(max(sent - e.payload.at.timestamp(), 0.0))
+        return sum(len(r.emits) for r in results)
+
+
+@app.timer(policies.policy.tick)
+async def sla_tick() -> None:
+    if app.rebalancing:
+        return
+    await fire_due(time.time())
+
+
+def _owned_partitions() -> set[int]:
+    name = commands.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+
+
+@cases.on_recover
+async def rebuild_index() -> None:
+    """After (re)assignment: index every open clock of the partitions this worker now owns."""
+    owned = _owned_partitions()
+    entries: list[tuple[float, str]] = []
+    keys: list[tuple[str, str, str]] = []
+    async with lock:
+        for key, raw in cases.items():
+            if key_partition(key, PARTITIONS) not in owned:
+                continue
+            state = CaseState.decode(raw)
+            keys.extend(_open_keys(state))
+            entries.extend((c.due, state.case_id) for c in state.clocks.values()
+                           if c.status == "running" and c.due is not None)
+        index.rebuild(entries)
+        open_clocks.reset(keys)
+    metrics.DUE.set(len(index))
+    metrics.REBUILDS.inc()
+    log.info("SLA index rebuilt: %d due entries, %d open clocks on partitions %s", len(entries), len(keys),
+             sorted(owned))

@@ -1,0 +1,42 @@
+"""Sink fixtures: ONE chdb directory for the whole session (a process may open only one chdb
+path in its lifetime), a fresh database per test inside it."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import connect
+from sinks.migrations import migrate
+from sinks.settings import SinkSettings
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
+@pytest.fixture
+def sink_settings(chdb_dsn: str) -> SinkSettings:
+    """Settings on the session's chdb with a database and consumer group of the test's own."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    return SinkSettings(dsn=chdb_dsn, database=name, group_id=f"sink-{name}", batch_max_rows=200,
+                        batch_max_seconds=0.3, backoff_max_seconds=0.5)
+
+
+@pytest.fixture
+def ch(sink_settings: SinkSettings) -> Client:
+    client = connect(sink_settings.dsn, sink_settings.database)
+    migrate(client, sink_settings)
+    return client
+
+
+@pytest.fixture
+def count(ch: Client) -> Callable[[str], int]:
+    return lambda sql: int(ch.query(sql).result_rows[0][0])

@@ -1,0 +1,129 @@
+"""A generated, seeded data set of every event type the sink stores, relative to 'now'.
+
+Covers what the KPIs must get right: repeats, complaints, abandoned calls, auto-replies,
+cases opened yesterday, escalations moving a case's queue, surveys, SLA warnings and breaches
+inside and outside the last 15 minutes, and upstream duplicates (the same event twice).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from schemas import (Alert, AlertEvent, AlertStatus, CallDetails, Channel, Contact, DeadLetter, DeadLetterEvent,
+                     DedupVerdict, Escalation, EscalationEvent, Identifiers, Lifecycle, LifecycleAction,
+                     LifecycleEvent, RoutedContact, RoutedContactEvent, Sla, SlaClock, SlaEvent, SlaStatus, UpsellKind,
+                     UpsellLead, UpsellLeadEvent, stable_event_id)
+from schemas.envelope import Envelope
+
+QUEUES = ("general", "after_sales", "complaints", "logistics")
+CHANNELS = tuple(Channel)
+
+
+@dataclass
+class DataSet:
+    events: list[Envelope] = field(default_factory=list)
+
+    def of(self, cls: type) -> list:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+def routed_contact(*, channel: Channel = Channel.WEBFORM, message_id: str, received_at: datetime, queue: str = "general",
+                   case_id: str | None = None, dedup: DedupVerdict = DedupVerdict.NEW_CASE, category: str = "other",
+                   call: CallDetails | None = None, phone: str | None = "+8613812345678",
+                   email: str | None = "li.lei@example.com", routed_at: datetime | None = None) -> RoutedContactEvent:
+    contact_id = stable_event_id(str(channel), message_id)
+    contact = Contact(channel=channel, provider=str(channel), provider_message_id=message_id, received_at=received_at,
+                      customer=Identifiers(phone=phone, email=email, name="李雷", order_numbers=["SO123456789"]),
+                      subject="订单问题", body=f"message {message_id}", language="zh", call=call)
+    return RoutedContactEvent(
+        source="/tests/streams", time=routed_at or received_at + timedelta(milliseconds=5),
+        id=stable_event_id("routed", contact_id),
+        data=RoutedContact(contact_id=contact_id, contact=contact, customer_key=f"phone:{phone}",
+                           case_id=case_id or f"case-{contact_id[:12]}", dedup=dedup, category=category, queue=queue,
+                           severity=2 if category == "complaint" else 0))
+
+
+def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> DataSet:
+    rng = random.Random(seed)
+    now = (now or datetime.now(timezone.utc)).replace(microsecond=rng.randrange(0, 1000) * 1000)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    ds = DataSet()
+    used: set[datetime] = set()
+
+    def when(start: datetime, end: datetime) -> datetime:
+        """Distinct millisecond timestamps: argMin/argMax never see ties."""
+        while True:
+            span = max(1, int((end - start).total_seconds() * 1000))
+            at = start + timedelta(milliseconds=rng.randrange(span))
+            if at not in used:
+                used.add(at)
+                return at
+
+    for n in range(cases):
+        channel = rng.choice(CHANNELS)
+        queue = rng.choice(QUEUES)
+        category = rng.choice(["complaint", "order", "logistics", "consultation", "return"])
+        yesterday = rng.random() < 0.2
+        opened = when(day - timedelta(hours=20), day) if yesterday else when(day, now - timedelta(seconds=30))
+        call = None
+        if channel is Channel.PHONE:
+            call = CallDetails(call_id=f"call-{n}", outcome=rng.choice(["answered", "abandoned", "completed"]))
+        first = routed_contact(channel=channel, message_id=f"m{n}", received_at=opened, queue=queue, category=category,
+                               call=call)
+        case_id = first.data.case_id
+        ds.events.append(first)
+        if rng.random() < 0.1:
+            ds.events.append(first)  # upstream duplicate: same routed event delivered twice
+        for r in range(rng.choice([0, 0, 0, 1, 2])):  # repeat contacts on the same case
+            at = when(opened, now)
+            ds.events.append(routed_contact(channel=rng.choice(CHANNELS), message_id=f"m{n}r{r}", received_at=at,
+                                            queue=queue, case_id=case_id, dedup=DedupVerdict.REPEAT, category=category))
+        sla_common = dict(case_id=case_id, started_at=opened, deadline=opened + timedelta(minutes=15), target_seconds=900,
+                          queue=queue, channel=str(channel), category=category)
+        fate = rng.random()
+        if fate < 0.35:
+            continue  # still waiting
+        fr_at = when(opened, now)
+        ds.events.append(lifecycle(case_id, LifecycleAction.FIRST_RESPONSE, fr_at, queue=None))
+        late = (fr_at - opened) > timedelta(minutes=15)
+        if late:
+            ds.events.append(sla_event(SlaStatus.WARNING, when(opened, fr_at), fraction=0.75, **sla_common))
+            ds.events.append(sla_event(SlaStatus.BREACHED, when(opened, fr_at), **sla_common))
+        ds.events.append(sla_event(SlaStatus.STOPPED_LATE if late else SlaStatus.MET, fr_at, **sla_common))
+        if rng.random() < 0.25:
+            new_queue = rng.choice(QUEUES)
+            ds.events.append(EscalationEvent(source="/tests", time=when(opened, now), id=f"esc-{n}",
+                                             data=Escalation(case_id=case_id, from_tier=1, to_tier=2, queue=new_queue,
+                                                             reason="rule", trigger="rule")))
+        if fate < 0.7:
+            continue
+        resolved = when(fr_at, now)
+        ds.events.append(lifecycle(case_id, LifecycleAction.RESOLVED, resolved))
+        if rng.random() < 0.6:
+            ds.events.append(lifecycle(case_id, LifecycleAction.SURVEY_ANSWERED, when(resolved, now + timedelta(seconds=1)),
+                                       csat=rng.randrange(40, 101)))
+        if rng.random() < 0.3:
+            ds.events.append(UpsellLeadEvent(source="/tests", time=when(opened, now), id=f"lead-{n}", data=UpsellLead(
+                case_id=case_id, contact_id=first.data.contact_id, customer_key=first.data.customer_key,
+                kind=UpsellKind.UPGRADE, score=0.8, evidence="warranty ends soon", rule="warranty", channel=str(channel),
+                queue=queue)))
+    ds.events.append(routed_contact(channel=Channel.EMAIL, message_id="autoreply", received_at=when(day, now),
+                                    dedup=DedupVerdict.NOT_A_CONTACT, queue="general"))
+    ds.events.append(AlertEvent(source="/tests", id="alert-1", data=Alert(
+        name="SlaBreachSpike", fingerprint="SlaBreachSpike:general", status=AlertStatus.FIRING, severity="critical",
+        labels={"queue": "general"}, figures={"breaches": 5.0}, summary="breaches spiking")))
+    ds.events.append(DeadLetterEvent(source="/connectors/webform", id="dl-1", data=DeadLetter(
+        stage="connector:webform", cause="bad signature", payload="{}")))
+    return ds
+
+
+def lifecycle(case_id: str, action: LifecycleAction, at: datetime, queue: str | None = None,
+              csat: int | None = None) -> LifecycleEvent:
+    return LifecycleEvent(source="/tests/desk", time=at, id=stable_event_id("lc", case_id, str(action), at.isoformat()),
+                          data=Lifecycle(case_id=case_id, action=action, at=at, queue=queue, csat=csat))
+
+
+def sla_event(status: SlaStatus, at: datetime, *, fraction: float | None = None, **common: object) -> SlaEvent:
+    return SlaEvent(source="/tests/sla", time=at, id=stable_event_id("sla", str(common["case_id"]), str(status), at.isoformat()),
+                    data=Sla(clock=SlaClock.FIRST_RESPONSE, status=status, at=at, fraction=fraction, **common))
