@@ -21,6 +21,9 @@ class TokenBuckets:
         self.rate, self.burst, self._capacity, self._clock = rate, float(burst), capacity, clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._buckets)
+
     def take(self, key: str) -> float:
         """0 when the client may proceed (a token is spent), else seconds until it may."""
         now = self._clock()

@@ -95,7 +95,8 @@ def migrate() -> None:
     from sinks.migrations import migrate as apply
     from sinks.settings import SinkSettings
 
-    applied = apply(connect(SinkSettings().dsn))
+    settings = SinkSettings()
+    applied = apply(connect(settings.dsn, settings.database), settings)
     typer.echo("applied: " + (", ".join(applied) if applied else "nothing pending"))
 
 
@@ -115,13 +116,22 @@ def traffic(
 
 
 @app.command()
+def desk(seed: Annotated[Optional[int], typer.Option(help="random seed")] = None) -> None:
+    """Demo only: a simulated service desk answering and resolving the routed cases."""
+    from intake.desk import run_desk
+
+    run_desk(seed=seed)
+
+
+@app.command()
 def up(
     traffic_rate: Annotated[float, typer.Option(help="sample traffic, requests/s; 0 for none")] = 5.0,
+    desk_simulator: Annotated[bool, typer.Option(help="simulate a service desk answering the cases")] = True,
 ) -> None:
     """Start the whole local pipeline: broker, topics, worker, gateway, sink + wallboard, sample traffic."""
     from intake.local import run_local
 
-    raise typer.Exit(run_local(traffic_rate=traffic_rate))
+    raise typer.Exit(run_local(traffic_rate=traffic_rate, desk_simulator=desk_simulator))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -66,7 +66,7 @@ class Service:
             return ""
 
 
-def run_local(traffic_rate: float = 5.0) -> int:
+def run_local(traffic_rate: float = 5.0, desk_simulator: bool = True) -> int:
     from connectors.settings import GatewaySettings
     from schemas.admin import ensure_topics
     from schemas.settings import KafkaSettings
@@ -87,6 +87,8 @@ def run_local(traffic_rate: float = 5.0) -> int:
     ]
     if traffic_rate > 0:
         services.append(Service("traffic", ["traffic", "--url", gateway_url, "--rate", str(traffic_rate)]))
+    if desk_simulator:
+        services.append(Service("desk", ["desk"]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     stopping = False
 

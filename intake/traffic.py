@@ -15,8 +15,10 @@ gateway does not trust the generator's X-Forwarded-For; see ``INTAKE_GATEWAY_TRU
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
+import smtplib
 import sys
 import time
 import uuid
@@ -24,8 +26,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -103,6 +107,7 @@ class Planned:
     headers: dict[str, str]
     expect: frozenset[int]
     check: Callable[[httpx.Response], bool] | None = None
+    mail: tuple[str, str] | None = None  # (sender, recipient): sent over SMTP instead of HTTP; expect holds SMTP codes
 
 
 @dataclass
@@ -147,6 +152,8 @@ class Scenarios:
     signer: Signer
     rng: random.Random
     people: list[Customer] = field(default_factory=list)
+    paths: frozenset[str] = frozenset()  # the gateway's endpoints; channels without one are left out
+    mail_to: str | None = None  # recipient address when an SMTP endpoint answers
 
     def __post_init__(self) -> None:
         self.people = self.people or customers(self.rng)
@@ -330,23 +337,112 @@ class Scenarios:
                    "timestamp": datetime.now(timezone.utc).isoformat()}
         return [self._json("phone", "unnormalizable", "/phone/events", payload, "phone_secret", 202, check=_dead_lettered)]
 
+    # --- social (WeChat Official Account push, Meta WhatsApp / Messenger) ------------------------
+    def wechat(self, who: Customer, topic: str | None = None, msg_id: str | None = None) -> list[Planned]:
+        _, text = self.text(who, topic)
+        openid = "o" + hashlib.sha1(who.visitor_id.encode()).hexdigest()[:27]
+        created = str(int(time.time()))
+        id_field = "" if msg_id == "" else f"<MsgId>{msg_id or self.rng.randrange(10**18, 10**19)}</MsgId>"
+        body = (f"<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+                f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{text}]]></Content>{id_field}</xml>").encode()
+        token = self.signer.settings.secret(getattr(self.signer.settings, "wechat_token", None))
+        query = {"openid": openid}
+        if token is not None:
+            nonce = str(self.rng.randrange(10**9))
+            query.update(timestamp=created, nonce=nonce,
+                         signature=hashlib.sha1("".join(sorted([token, created, nonce])).encode()).hexdigest())
+        kind = "unnormalizable" if msg_id == "" else "good"
+        first = Planned("social", kind, "/social/wechat?" + urlencode(query), body, {"content-type": "text/xml"},
+                        frozenset({200}))
+        if kind == "good" and self.rng.random() < 0.15:  # WeChat retries after 5 s without an answer
+            return [first, Planned("social", "retry", first.path, first.body, first.headers, first.expect)]
+        return [first]
+
+    def meta(self, who: Customer, topic: str | None = None, broken: bool = False) -> list[Planned]:
+        _, text = self.text(who, topic)
+        now = int(time.time())
+        if who.language == "zh" or self.rng.random() < 0.5:
+            message = {"from": who.phone.lstrip("+"), "id": f"wamid.{uuid.uuid4().hex}", "timestamp": str(now),
+                       "type": "text", "text": {"body": text}}
+            if broken:
+                del message["id"]
+            payload = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+                "field": "messages", "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "8610690012345", "phone_number_id": "106540352242922"},
+                    "contacts": [{"profile": {"name": who.name}, "wa_id": who.phone.lstrip("+")}],
+                    "messages": [message]}}]}]}
+        else:
+            message = {"mid": f"m_{uuid.uuid4().hex}", "text": text}
+            if broken:
+                del message["mid"]
+            payload = {"object": "page", "entry": [{"id": "107250958810112", "time": now * 1000, "messaging": [{
+                "sender": {"id": str(int(hashlib.sha1(who.visitor_id.encode()).hexdigest()[:12], 16))},
+                "recipient": {"id": "107250958810112"}, "timestamp": now * 1000, "message": message}]}]}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"content-type": "application/json"}
+        secret = self.signer.settings.secret(getattr(self.signer.settings, "meta_app_secret", None))
+        if secret is not None:
+            headers["X-Hub-Signature-256"] = hmac_signature(secret, body)
+        if broken:
+            return [Planned("social", "unnormalizable", "/social/meta", body, headers, frozenset({200}),
+                            lambda r: r.json().get("dead_letters") == 1)]
+        first = Planned("social", "good", "/social/meta", body, headers, frozenset({200}),
+                        lambda r: r.json().get("published") == 1)
+        if self.rng.random() < 0.15:  # Meta retries anything not answered 200 in time
+            return [first, Planned("social", "retry", first.path, body, headers, first.expect,
+                                   lambda r: r.json().get("duplicates") == 1)]
+        return [first]
+
+    def social_bad(self, who: Customer) -> list[Planned]:
+        return self.wechat(who, msg_id="") if self.rng.random() < 0.5 else self.meta(who, broken=True)
+
+    def social(self, who: Customer, topic: str | None = None) -> list[Planned]:
+        return self.wechat(who, topic) if self.rng.random() < 0.5 else self.meta(who, topic)
+
+    # --- email (SMTP endpoint) ------------------------------------------------------------------
+    def email(self, who: Customer, topic: str | None = None) -> list[Planned]:
+        topic, text = self.text(who, topic)
+        mail = EmailMessage()
+        subject = {"shipping": "订单发货问题 / shipping", "return": "退货申请", "complaint": "投诉！", "warranty": "保修咨询"}[topic]
+        mail["Subject"], mail["From"], mail["To"] = subject, f"{who.name} <{who.email}>", self.mail_to
+        mail["Message-ID"], mail["Date"] = make_msgid(domain="mail.example.cn"), format_datetime(datetime.now(timezone.utc))
+        charset = "gbk" if who.language == "zh" and self.rng.random() < 0.5 else "utf-8"
+        mail.set_content(text + "\n\n-- \n" + who.name, charset=charset)
+        if self.rng.random() < 0.3:
+            mail.add_alternative(f"<html><body><p>{escape(text)}</p></body></html>", subtype="html", charset="utf-8")
+        kind = "good"
+        if self.rng.random() < 0.1:  # an out-of-office answer: accepted, never a contact
+            mail["Auto-Submitted"], kind = "auto-replied", "auto_reply"
+        return [Planned("email", kind, "smtp", mail.as_bytes(), {}, frozenset({250}), mail=(who.email, self.mail_to))]
+
     # --- mix ----------------------------------------------------------------------------------
     def repeat_contact(self, who: Customer) -> list[Planned]:
         """The same customer about the same issue on two or three channels in a row."""
         topic = self.rng.choice(["shipping", "complaint", "return"])
         order = self.rng.choice(who.orders)
         pinned = Customer(who.name, who.phone, who.email, who.language, (order,), who.visitor_id, who.ip)
-        channels = self.rng.sample([self.webform, self.chat, self.sms, self.twilio_call], k=self.rng.randint(2, 3))
+        makers = [m for m in (self.webform, self.chat, self.sms, self.twilio_call, self.social, self.email)
+                  if self.offers(m)]
+        channels = self.rng.sample(makers, k=min(len(makers), self.rng.randint(2, 3)))
         return [p for make in channels for p in make(pinned, topic)]
+
+    def offers(self, maker: Callable[..., list[Planned]]) -> bool:
+        """Whether the gateway serves the endpoint a scenario needs."""
+        needs = {self.social: ("/social/wechat", "/social/meta"), self.social_bad: ("/social/wechat", "/social/meta")}
+        if maker == self.email:
+            return self.mail_to is not None
+        return all(path in self.paths for path in needs.get(maker, ()))
 
     def next(self) -> list[Planned]:
         who = self.rng.choice(self.people)
         makers: list[tuple[float, Callable[[Customer], list[Planned]]]] = [
-            (0.18, self.webform), (0.18, self.chat), (0.16, self.sms), (0.10, self.twilio_call), (0.05, self.generic_call),
-            (0.10, self.repeat_contact), (0.06, self.webform_bad), (0.06, self.chat_bad), (0.06, self.sms_bad),
-            (0.05, self.phone_bad),
+            (0.14, self.webform), (0.14, self.chat), (0.12, self.sms), (0.09, self.twilio_call), (0.04, self.generic_call),
+            (0.10, self.social), (0.08, self.email), (0.10, self.repeat_contact), (0.05, self.webform_bad),
+            (0.04, self.chat_bad), (0.04, self.sms_bad), (0.03, self.phone_bad), (0.03, self.social_bad),
         ]
-        weights, functions = zip(*makers, strict=True)
+        weights, functions = zip(*[(w, m) for w, m in makers if self.offers(m)], strict=True)
         return self.rng.choices(functions, weights)[0](who)
 
     def __iter__(self) -> Iterator[list[Planned]]:
@@ -367,7 +463,34 @@ class Pacer:
         await asyncio.sleep(slot - now)
 
 
-async def _send(http: httpx.AsyncClient, planned: Planned, counts: Counter[str], report: Callable[[str], None]) -> None:
+def _smtp_send(address: tuple[str, int], planned: Planned) -> int:
+    """SMTP status of the DATA answer (the endpoint answers 250 only after Kafka acknowledged)."""
+    sender, recipient = planned.mail  # type: ignore[misc]
+    try:
+        with smtplib.SMTP(*address, timeout=30) as client:
+            client.sendmail(sender, [recipient], planned.body)
+    except smtplib.SMTPResponseException as exc:
+        return exc.smtp_code
+    except smtplib.SMTPRecipientsRefused as exc:
+        return next(iter(exc.recipients.values()))[0]
+    return 250
+
+
+async def _send(http: httpx.AsyncClient, smtp: tuple[str, int] | None, planned: Planned, counts: Counter[str],
+                report: Callable[[str], None]) -> None:
+    if planned.mail is not None and smtp is not None:
+        try:
+            code = await asyncio.to_thread(_smtp_send, smtp, planned)
+        except OSError as exc:
+            counts["unexpected"] += 1
+            report(f"email:{planned.kind}: {exc!r}")
+            return
+        counts["sent"] += 1
+        counts[f"{planned.channel}:{planned.kind}"] += 1
+        counts["as_expected" if code in planned.expect else "unexpected"] += 1
+        if code not in planned.expect:
+            report(f"email:{planned.kind} -> SMTP {code}")
+        return
     try:
         response = await http.post(planned.path, content=planned.body, headers=planned.headers)
     except httpx.HTTPError as exc:
@@ -385,16 +508,41 @@ async def _send(http: httpx.AsyncClient, planned: Planned, counts: Counter[str],
         report(f"{planned.channel}:{planned.kind} {planned.path} -> {response.status_code} {response.text[:200]}")
 
 
+async def _endpoints(http: httpx.AsyncClient) -> frozenset[str]:
+    """The gateway's HTTP endpoints, from its OpenAPI document."""
+    response = await http.get("/openapi.json")
+    response.raise_for_status()
+    return frozenset(response.json()["paths"])
+
+
+def _smtp_answers(address: tuple[str, int]) -> bool:
+    try:
+        with smtplib.SMTP(*address, timeout=5) as client:
+            return client.noop()[0] == 250
+    except OSError:
+        return False
+
+
 async def run_traffic(base_url: str, rate: float = 5.0, duration: float | None = None,
                       secrets: GatewaySettings | None = None, seed: int | None = None,
-                      concurrency: int = 16) -> dict[str, int]:
+                      concurrency: int = 16, smtp: tuple[str, int] | None = None,
+                      mail_to: str | None = None) -> dict[str, int]:
     """Send sample traffic at ``rate`` requests/s for ``duration`` seconds (forever when None).
 
+    Channels follow what is running: HTTP channels the gateway's OpenAPI lists, email when
+    an SMTP endpoint answers at ``smtp`` (default: ``EmailSettings``' host and port).
     Sequences started before the deadline are finished (a call is not left half-way), so
     the run may overshoot the deadline by a few requests.
     """
     settings = secrets or GatewaySettings()
-    scenarios = Scenarios(Signer(base_url, settings), random.Random(seed))
+    from connectors.email.settings import EmailSettings
+
+    email = EmailSettings()
+    if smtp is None and email.smtp_enabled:
+        smtp = (email.smtp_host, email.smtp_port)
+    mail_to = mail_to or f"service@{email.smtp_domains[0] if email.smtp_domains else 'shop.example.cn'}"
+    if smtp is not None and not await asyncio.to_thread(_smtp_answers, smtp):
+        smtp = None
     pacer, counts = Pacer(rate), Counter[str]()
     deadline = None if duration is None else time.monotonic() + duration
     gate = asyncio.Semaphore(concurrency)
@@ -410,9 +558,11 @@ async def run_traffic(base_url: str, rate: float = 5.0, duration: float | None =
         async with gate:
             for planned in sequence:
                 await pacer.wait()
-                await _send(http, planned, counts, report)
+                await _send(http, smtp, planned, counts, report)
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as http:
+        scenarios = Scenarios(Signer(base_url, settings), random.Random(seed), paths=await _endpoints(http),
+                              mail_to=mail_to if smtp is not None else None)
         tasks: set[asyncio.Task] = set()
         for sequence in scenarios:
             if deadline is not None and time.monotonic() >= deadline:

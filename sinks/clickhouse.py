@@ -9,8 +9,16 @@ from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 
 
+EMBEDDED_DATABASE = "intake"
+
+
 def connect(dsn: str, database: str | None = None) -> Client:
-    """A client whose current database is ``database`` (created when missing)."""
+    """A client whose current database is ``database`` (created when missing).
+
+    Without ``database``: the DSN's own (``http://host:8123/<db>``), or ``intake`` for chdb.
+    """
+    if dsn.startswith("chdb:"):
+        database = database or EMBEDDED_DATABASE
     if not database:
         return get_client(dsn=dsn)
     bootstrap = get_client(dsn=dsn)

@@ -83,6 +83,7 @@ class Batcher:
                 plans.popleft()
             if plans and plans[0][0] <= offset:
                 first, last = plans.popleft()
+                log.info("replaying planned batch %s[%d] %d-%d (same cut, same dedup token)", *tp, first, last)
                 batch = Batch(tp[0], tp[1], first, now, replay_until=last)
             else:
                 batch = Batch(tp[0], tp[1], offset, now)
@@ -124,7 +125,8 @@ class SinkLoop:
     def run(self, stop: threading.Event) -> None:
         consumer = self._consumer = Consumer(self.kafka.confluent(**{
             "group.id": self.settings.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "enable.partition.eof": False, "max.poll.interval.ms": 600_000}))
+            "enable.partition.eof": False, "max.poll.interval.ms": 600_000,
+            "session.timeout.ms": int(self.settings.session_timeout_seconds * 1000)}))
         consumer.subscribe(list(self.builders), on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_revoke)
         self.running = True

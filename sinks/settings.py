@@ -26,8 +26,11 @@ class SinkSettings(BaseSettings):
 
     dsn: str = Field(default_factory=default_dsn,
                      description="clickhouse-connect DSN: chdb:///abs/path (embedded) or http(s)://user:pw@host:port/db")
-    database: str = Field(default="intake", description="ClickHouse database holding the sink's tables")
+    database: str | None = Field(default=None, description="ClickHouse database of the sink's tables; default: the "
+                                 "DSN's database (http(s)://host/<db>), or 'intake' for chdb")
     group_id: str = Field(default="intake-sink", description="Kafka consumer group of the sink")
+    session_timeout_seconds: float = Field(default=10.0, ge=6, description="consumer group session timeout: how long a "
+                                           "crashed sink holds its partitions before another (or its restart) takes over")
     batch_max_rows: int = Field(default=5000, ge=1, description="a topic-partition batch is cut at this many records")
     batch_max_seconds: float = Field(default=0.5, gt=0, description="... or when its first record is this old")
     backoff_max_seconds: float = Field(default=10.0, gt=0, description="cap of the retry back-off while ClickHouse is down")

@@ -67,24 +67,30 @@ class Walk:
     candidates: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     readonly: bool = False
+    fallback: str | None = None   # read-only walks: the key to use when no identifier is known
 
     def encode(self) -> bytes:
-        return orjson.dumps({"todo": self.todo, "candidates": self.candidates, "why": self.why, "ro": self.readonly})
+        return orjson.dumps({"todo": self.todo, "candidates": self.candidates, "why": self.why, "ro": self.readonly,
+                             "fb": self.fallback})
 
     @classmethod
     def decode(cls, raw: bytes) -> Walk:
         d = orjson.loads(raw)
-        return cls([tuple(t) for t in d["todo"]], d["candidates"], d["why"], d["ro"])
+        return cls([tuple(t) for t in d["todo"]], d["candidates"], d["why"], d["ro"], d["fb"])
 
     def step(self, known: str | None) -> str | None:
         """Visit ``todo[0]`` whose table value is ``known``; returns the value to write there, if any."""
         ident, kind = self.todo.pop(0)
+        if known is None and self.readonly:
+            self.fallback = self.fallback or customer_key_for(ident)
+            self.why.append(f"{kind} unknown")
+            return None
         if known is None:
             first = not self.candidates
             if first:
                 self.candidates.append(customer_key_for(ident))
-            self.why.append(f"{kind} unknown" if self.readonly else f"{kind} new" if first else f"{kind} new, linked")
-            return None if self.readonly else min(self.candidates)
+            self.why.append(f"{kind} new" if first else f"{kind} new, linked")
+            return min(self.candidates)
         if known not in self.candidates:
             self.candidates.append(known)
         self.why.append(f"{kind} known as {known}")
@@ -93,8 +99,10 @@ class Walk:
 
     def route(self) -> tuple[str, list[str]]:
         """(root, keys to merge into it) once every identifier was visited."""
+        if self.readonly:
+            return (min(self.candidates) if self.candidates else self.fallback or ""), []
         root = min(self.candidates)
-        return root, [] if self.readonly else sorted(set(self.candidates) - {root})
+        return root, sorted(set(self.candidates) - {root})
 
     def reason(self) -> str:
         return "identity: " + ", ".join(self.why)

@@ -55,6 +55,8 @@ class Mailbox:
                 self.conn.starttls(ssl.create_default_context())
         password = settings.imap_password.get_secret_value() if settings.imap_password else ""
         _ok(self.conn.login(settings.imap_user or "", password))
+        # servers announce MOVE / UIDPLUS only after login; imaplib keeps the pre-login list
+        self.capabilities = set(_ok(self.conn.capability())[0].decode().upper().split())
         _ok(self.conn.select(_quote(settings.imap_folder)))
         self.uidvalidity = (self.conn.untagged_responses.get("UIDVALIDITY") or [b"0"])[0].decode()
         permanent = b" ".join(self.conn.untagged_responses.get("PERMANENTFLAGS") or [b""])
@@ -94,12 +96,13 @@ class Mailbox:
         target = self.settings.imap_processed_folder
         if not target:
             return
-        if "MOVE" in self.conn.capabilities:
+        if "MOVE" in self.capabilities:
             _ok(self.conn.uid("MOVE", str(uid), _quote(target)))
         else:
             _ok(self.conn.uid("COPY", str(uid), _quote(target)))
             _ok(self.conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)"))
-            _ok(self.conn.expunge())
+            # UID EXPUNGE (UIDPLUS) removes only this message, not whatever else is marked \Deleted
+            _ok(self.conn.uid("EXPUNGE", str(uid)) if "UIDPLUS" in self.capabilities else self.conn.expunge())
 
     def close(self) -> None:
         try:

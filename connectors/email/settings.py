@@ -1,6 +1,8 @@
 """Email channel settings (env prefix ``INTAKE_EMAIL_``). Passwords come from env or files only."""
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,10 @@ class EmailSettings(BaseSettings):
     smtp_host: str = Field(default="127.0.0.1", description="address the SMTP endpoint binds")
     smtp_port: int = Field(default=2525, description="port the SMTP endpoint binds (0 = any free port)")
     smtp_hostname: str = Field(default="intake.local", description="name announced in the SMTP greeting")
+    smtp_allowed_networks: list[IPv4Network | IPv6Network] = Field(default_factory=list, description="client networks allowed to deliver (CIDRs, JSON list), i.e. your MTAs; empty allows any, so then bind to loopback or a private interface")
+    smtp_tls_certfile: str | None = Field(default=None, description="PEM certificate: offer STARTTLS when set (with smtp_tls_keyfile)")
+    smtp_tls_keyfile: str | None = Field(default=None, description="PEM private key for smtp_tls_certfile")
+    smtp_require_tls: bool = Field(default=False, description="refuse mail until the client has run STARTTLS")
     smtp_domains: list[str] = Field(default_factory=list, description="recipient domains accepted (RCPT TO); empty accepts any")
     # IMAP poller
     imap_host: str | None = Field(default=None, description="IMAP server; the poller runs only when set")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from ipaddress import ip_address
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -26,6 +28,17 @@ class IntakeHandler:
     def __init__(self, intake: MailIntake, settings: EmailSettings) -> None:
         self.intake = intake
         self.domains = {d.lower() for d in settings.smtp_domains}
+        self.networks = settings.smtp_allowed_networks
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        peer = ip_address(session.peer[0]) if isinstance(session.peer, tuple) else None
+        if self.networks and (peer is None or not any(peer in net for net in self.networks)):
+            REJECTED.labels("email", "client").inc()
+            return "550 5.7.1 client address not allowed to deliver here"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -61,11 +74,18 @@ class SmtpEndpoint:
 
 
 async def start_smtp(intake: MailIntake, settings: EmailSettings) -> SmtpEndpoint:
-    """Listen on ``smtp_host:smtp_port`` in the running loop."""
+    """Listen on ``smtp_host:smtp_port`` in the running loop (STARTTLS offered when a certificate is set)."""
     handler = IntakeHandler(intake, settings)
+    tls = None
+    if settings.smtp_tls_certfile:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings.smtp_tls_certfile, settings.smtp_tls_keyfile)
+    elif settings.smtp_require_tls:
+        raise ValueError("smtp_require_tls needs smtp_tls_certfile and smtp_tls_keyfile")
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True,
-                     hostname=settings.smtp_hostname, ident="inquiry-intake", loop=loop),
+                     hostname=settings.smtp_hostname, ident="inquiry-intake", tls_context=tls,
+                     require_starttls=settings.smtp_require_tls, loop=loop),
         host=settings.smtp_host, port=settings.smtp_port)
     return SmtpEndpoint(server)

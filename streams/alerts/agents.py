@@ -73,7 +73,7 @@ async def alerts_count_breaches(stream):  # noqa: ANN001
                 record = json.loads(raw)
                 key = detector.fingerprint(record["labels"]).encode()
                 previous = changed.get(key) or (SpikeState.decode(spikes[key]) if key in spikes else None)
-                changed[key] = detector.record(previous, record["labels"], record["at"])
+                changed[key] = detector.record(previous, record["labels"], record["at"], record["id"])
             for state in changed.values():
                 if (t := detector.evaluate(state, now)) is not None:
                     transitions.append(t)

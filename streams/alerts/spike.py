@@ -18,6 +18,8 @@ from schemas.sla import Sla
 from ..sla.policy import BreachSpike
 
 ALERT_NAME = "SlaBreachSpike"
+#: Breach event ids remembered per group, so a replayed breach (same id) is not counted twice.
+RECENT_IDS = 500
 
 
 class SpikeState(BaseModel):
@@ -30,6 +32,7 @@ class SpikeState(BaseModel):
     firing: bool = False
     episode: int = 0
     first_seen: float = 0.0
+    recent: list[str] = Field(default_factory=list)
 
     def encode(self) -> bytes:
         return self.model_dump_json().encode()
@@ -56,10 +59,14 @@ class SpikeDetector:
     def fingerprint(labels: dict[str, str]) -> str:
         return stable_event_id(ALERT_NAME, *(f"{k}={v}" for k, v in sorted(labels.items())))[:16]
 
-    def record(self, state: SpikeState | None, labels: dict[str, str], at: float) -> SpikeState:
-        """Count one breach at instant ``at``."""
+    def record(self, state: SpikeState | None, labels: dict[str, str], at: float, event_id: str) -> SpikeState:
+        """Count one breach at instant ``at`` (once per event id)."""
         if state is None:
             state = SpikeState(labels=labels, first_seen=at)
+        if event_id in state.recent:
+            return state
+        state.recent.append(event_id)
+        del state.recent[:-RECENT_IDS]
         start = int(at // self.cfg.bucket * self.cfg.bucket)
         state.buckets[start] = state.buckets.get(start, 0) + 1
         return state

@@ -105,9 +105,12 @@ class Match:
     reason: str
 
 
-def match_case(state: CustomerState, contact: Contact, refs: list[str], sketch: list[int], now: float,
-               rules: Dedup) -> Match:
-    """Thread first, then a conversation follow-up, then the same issue (references, then text)."""
+def match_case(state: CustomerState, contact: Contact, text: str, category: str, refs: list[str],
+               sketch: list[int], now: float, rules: Dedup) -> Match:
+    """Thread first, then a conversation follow-up, then the same issue (references, then text).
+
+    ``text`` is the normalized contact text, ``refs`` the order/ticket references found in it.
+    """
     thread = contact.thread
     if thread is not None:
         for mid in (thread.in_reply_to, *reversed(thread.references)):
@@ -126,19 +129,21 @@ def match_case(state: CustomerState, contact: Contact, refs: list[str], sketch: 
                 and not (refs and case.refs and set(refs).isdisjoint(case.refs))):
             return Match(DedupVerdict.FOLLOW_UP, case,
                          f"{channel} conversation continues {case.id} ({now - case.last_at:.0f}s after its last contact)")
-    for case in live:
-        common = sorted(set(refs) & set(case.refs))
+    for case in live:  # a case's reference quoted anywhere in the text counts, with or without "order no."
+        common = sorted({*refs, *(r for r in case.refs if r in text)} & set(case.refs))
         if common:
             return Match(DedupVerdict.REPEAT, case, f"same reference {common[0]} as open case {case.id}{_reopen(case)}")
-    best, score = None, 0.0
+    best, score, bar = None, 0.0, 1.0
     for case in live:
         s = similarity(sketch, case.sketch, rules.sketch_size)
-        if s > score:
-            best, score = case, s
-    if best is not None and score >= rules.similarity_threshold:
-        return Match(DedupVerdict.REPEAT, best, f"text similarity {score:.2f} >= {rules.similarity_threshold} "
+        threshold = rules.same_category_similarity_threshold if case.category == category else rules.similarity_threshold
+        if s >= threshold and s - threshold > score - bar:
+            best, score, bar = case, s, threshold
+    if best is not None:
+        same = " (same category)" if best.category == category else ""
+        return Match(DedupVerdict.REPEAT, best, f"text similarity {score:.2f} >= {bar}{same} "
                                                 f"with open case {best.id}{_reopen(best)}")
-    return Match(DedupVerdict.NEW_CASE, None, f"no open case matches (best text similarity {score:.2f})")
+    return Match(DedupVerdict.NEW_CASE, None, "no open case with the same reference or similar text")
 
 
 def _reopen(case: Case) -> str:

@@ -62,7 +62,7 @@ class Decider:
         facts = Facts.of(contact, c, segment, prio.value)
         refs = sorted({*(o.lower() for o in contact.customer.order_numbers), *self.order_ref.findall(c.text)})
         text_sketch = sketch(shingles(c.text), self.rules.dedup.sketch_size)
-        m = match_case(state, contact, refs, text_sketch, now, self.rules.dedup)
+        m = match_case(state, contact, c.text, c.category, refs, text_sketch, now, self.rules.dedup)
         rule = route(facts, self.rules.routing)
         case = m.case
         if case is None:

@@ -41,13 +41,13 @@ def priority_of(contact: Contact, c: Classification, segment: str, rules: Routin
     by_severity = p.severity_impact.get(c.severity)
     if by_severity is not None and by_severity > impact:
         impact, i_why = by_severity, f"severity {c.severity}"
-    if contact.is_public and p.public_impact_bonus:
-        impact += p.public_impact_bonus
-        i_why += f" +{p.public_impact_bonus} public post"
     complexity = p.category_complexity.get(c.category, p.default_complexity)
     weight = p.segment_weight.get(segment, 1.0)
     score = urgency * impact * complexity * weight
     value = next(b.priority for b in p.bands if score >= b.min_score)
     reason = (f"urgency {urgency} ({u_why}) x impact {impact} ({i_why}) x complexity {complexity} ({c.category}) "
               f"x segment {weight:g} ({segment}) = {score:g} -> P{value}")
+    if contact.is_public and p.public_priority_boost:
+        value = max(1, value - p.public_priority_boost)
+        reason += f", public post +{p.public_priority_boost} level -> P{value}"
     return Priority(value, score, reason)

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import smtplib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,7 +33,8 @@ async def _endpoint(kafka: KafkaSettings, **settings: object) -> tuple[SmtpEndpo
 
 @pytest.fixture
 async def smtp(kafka_settings: KafkaSettings) -> AsyncIterator[SmtpEndpoint]:
-    endpoint, publisher = await _endpoint(kafka_settings, smtp_domains=["shop.example.cn", "shop.example.com"])
+    endpoint, publisher = await _endpoint(kafka_settings, smtp_domains=["shop.example.cn", "shop.example.com"],
+                                          smtp_allowed_networks=["127.0.0.0/8", "::1/128"])
     yield endpoint
     await endpoint.stop()
     publisher.close()
@@ -118,3 +122,45 @@ async def test_kafka_unavailable_answers_451_so_the_mta_keeps_the_message() -> N
     finally:
         await endpoint.stop()
         publisher.close(timeout=1.0)
+
+
+async def test_clients_outside_the_allowed_networks_are_refused(kafka_settings: KafkaSettings, landed: Landed) -> None:
+    endpoint, publisher = await _endpoint(kafka_settings, smtp_allowed_networks=["10.0.0.0/8"])
+    try:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            await send(endpoint.port, (DATA / "auto_reply.eml").read_bytes())
+        assert refused.value.smtp_code == 550
+    finally:
+        await endpoint.stop()
+        publisher.close()
+    assert landed.contacts() == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI absent (needed to make a test certificate)")
+async def test_starttls_is_offered_and_can_be_required(tmp_path: Path, kafka_settings: KafkaSettings, landed: Landed) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=intake.local",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    endpoint, publisher = await _endpoint(kafka_settings, smtp_tls_certfile=str(cert), smtp_tls_keyfile=str(key),
+                                          smtp_require_tls=True)
+
+    def plain() -> None:
+        with smtplib.SMTP("127.0.0.1", endpoint.port, timeout=10) as client:
+            client.sendmail("a@example.org", ["service@shop.example.cn"], (DATA / "auto_reply.eml").read_bytes())
+
+    def encrypted() -> None:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", endpoint.port, timeout=10) as client:
+            client.starttls(context=context)
+            client.sendmail("a@example.org", ["service@shop.example.cn"], (DATA / "auto_reply.eml").read_bytes())
+
+    try:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            await asyncio.to_thread(plain)
+        assert refused.value.smtp_code == 530
+        await asyncio.to_thread(encrypted)
+    finally:
+        await endpoint.stop()
+        publisher.close()
+    assert [e.data.provider_message_id for e in landed.contacts()] == ["<autoreply-7@corp.example.cn>"]

@@ -132,3 +132,18 @@ async def test_signed_but_unnormalizable_message_reaches_the_dead_letters_with_i
     [letter] = landed.dead_letters()
     assert letter.data.stage == "connector:sms" and cause in letter.data.cause
     assert dict(sms_pairs(letter.data.payload)) == params
+
+
+async def test_sharedkey_sha256_signatures_are_accepted_too(gateway: RunningGateway, landed: Landed) -> None:
+    """Twilio's newer webhook signing: HMAC-SHA256, announced in X-Twilio-Webhooks-Signature-Settings."""
+    params = sms()
+    url = gateway.url + "/sms/twilio"
+    sha256 = RequestValidator(TWILIO_TOKEN).compute_signature(url, params, "HMAC_SHA256")
+    sha1 = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    async with gateway.client() as http:
+        answers = [await http.post("/sms/twilio", content=urlencode(params), headers={
+            "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature,
+            "x-twilio-webhooks-signature-settings": "key=webhooks_sharedkey_0001,algorithm=HMAC_SHA256"})
+            for signature in (sha1, sha256)]
+    assert [a.status_code for a in answers] == [403, 200]  # the announced algorithm is the one checked
+    assert [e.data.provider_message_id for e in landed.contacts()] == [params["MessageSid"]]

@@ -2,6 +2,7 @@
 path in its lifetime), a fresh database per test inside it."""
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 
 @pytest.fixture(scope="session")
 def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+    """chdb in a session temp dir, or the ClickHouse server of INTAKE_TEST_CLICKHOUSE_DSN when set
+    (the in-process sink tests then run unchanged against the server)."""
+    return os.environ.get("INTAKE_TEST_CLICKHOUSE_DSN") or f"chdb://{tmp_path_factory.mktemp('chdb')}"
 
 
 @pytest.fixture

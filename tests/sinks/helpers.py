@@ -77,7 +77,7 @@ class SinkProcess:
                     "INTAKE_SINK_WALLBOARD_PORT": str(self.port), "INTAKE_SINK_API_TOKEN": self.TOKEN,
                     "INTAKE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                     "INTAKE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "INTAKE_SINK_BATCH_MAX_SECONDS": "0.3",
-                    "INTAKE_SINK_PUSH_INTERVAL_SECONDS": "0.5", **env}
+                    "INTAKE_SINK_PUSH_INTERVAL_SECONDS": "0.5", "INTAKE_SINK_SESSION_TIMEOUT_SECONDS": "6", **env}
         self.process: subprocess.Popen | None = None
 
     def start(self, **env: str) -> "SinkProcess":

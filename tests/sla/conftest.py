@@ -72,15 +72,15 @@ class Worker:
                                      stderr=subprocess.STDOUT)
         wait_for(self.ready, 90, f"worker {self.app_id} to recover its SLA table (log: {log.name})", 0.3)
 
-    def metric(self, name: str) -> float | None:
-        """Sum of a metric's samples on /metrics, or None when the page is not up."""
+    def metric(self, name: str, having: str = "") -> float | None:
+        """Sum of a metric's samples on /metrics (those whose labels contain ``having``), or None."""
         try:
             with urllib.request.urlopen(self.metrics_url, timeout=2) as resp:
                 text = resp.read().decode()
         except OSError:
             return None
         values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                  if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ")]
+                  if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ") and having in line]
         return sum(values) if values else None
 
     def ready(self) -> bool:

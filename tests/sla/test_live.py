@@ -49,6 +49,10 @@ def test_warnings_then_breach_fire_on_time_and_escalate(live: Live) -> None:
     [(esc, _)] = wait_for(lambda: live.out.select("escalations.v1", lambda e: e.data.case_id == case_id), 15,
                           "the escalation")
     assert (esc.data.trigger, esc.data.from_tier, esc.data.to_tier) == ("sla", 1, 2)
+    # the worker's /metrics counts it, and shows a clock still open past its deadline
+    assert live.worker.metric("intake_sla_breaches_total", 'clock="first_response"') >= 1
+    assert live.worker.metric("intake_sla_open_clocks", 'state="breached"') >= 1
+    assert live.worker.metric("intake_sla_breach_detection_lag_seconds_count") >= 1
 
 
 def test_first_response_stops_the_clock(live: Live) -> None:

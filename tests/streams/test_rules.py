@@ -38,7 +38,7 @@ def test_version_changes_with_the_content(rules_copy: Path) -> None:
 
 
 def test_wrong_value_names_file_and_line(rules_copy: Path) -> None:
-    line = _edit(rules_copy / "routing.yaml", "queue: recall\n    tier: 2", "queue: recall\n    tier: 7")
+    line = _edit(rules_copy / "routing.yaml", "queue: recall\n    tier: 1", "queue: recall\n    tier: 7")
     with pytest.raises(RulesError) as err:
         load_rule_files(rules_copy)
     assert f"routing.yaml:{line + 1}: routes.2.tier" in str(err.value)

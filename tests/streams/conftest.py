@@ -1,0 +1,146 @@
+"""A real stream worker process on the session broker, and a collector of its outputs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from schemas.admin import ensure_topics
+from schemas.contact import ContactEvent
+from schemas.settings import KafkaSettings
+from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveWorker:
+    """``python -c 'from streams.worker import main; main()'`` with its own app id, data dir and port."""
+
+    def __init__(self, kafka: KafkaSettings, root: Path) -> None:
+        self.kafka, self.root = kafka, root
+        self.port = free_port()
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "INTAKE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+                    "INTAKE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+                    "INTAKE_STREAMS_APP_ID": f"{kafka.topic_prefix}-routing",
+                    "INTAKE_STREAMS_DATADIR": str(root / "streams"), "INTAKE_STREAMS_WEB_PORT": str(self.port),
+                    # a SIGKILLed member holds its partitions until its session expires (Faust default 60 s)
+                    "BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.root / "worker.log").open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-c", "from streams.worker import main; main()"], cwd=REPO,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit, no table flush."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        path = self.root / "worker.log"
+        return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+
+
+class Outputs:
+    """Everything the worker published, decoded, gathered by one consumer from the start of each topic."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.names = {kafka.topic(t): t.name for t in (ROUTED, ESCALATIONS, UPSELL, DEADLETTER)}
+        self.consumer = Consumer(kafka.confluent(**{"group.id": f"test-{uuid.uuid4().hex}",
+                                                    "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+        self.consumer.subscribe(list(self.names))
+        self.events: dict[str, list[dict]] = {name: [] for name in self.names.values()}
+        self.producer = Producer(kafka.confluent(**{"enable.idempotence": True, "acks": "all"}))
+
+    def send(self, *events: ContactEvent) -> None:
+        for e in events:
+            self.producer.produce(self.kafka.topic(CONTACTS), key=e.dedup_key.encode(), value=e.encode())
+        self.producer.flush(10)
+
+    def send_raw(self, key: bytes, value: bytes, topic=CONTACTS) -> None:  # noqa: ANN001
+        self.producer.produce(self.kafka.topic(topic), key=key, value=value)
+        self.producer.flush(10)
+
+    def send_lifecycle(self, event) -> None:  # noqa: ANN001
+        self.send_raw(event.data.case_id.encode(), event.encode(), LIFECYCLE)
+
+    def poll(self, seconds: float = 0.2) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            msg = self.consumer.poll(0.1)
+            if msg is None or msg.error():
+                continue
+            self.events[self.names[msg.topic()]].append(json.loads(msg.value()))
+
+    def wait(self, predicate: Callable[[], object], timeout: float, what: str, worker: LiveWorker | None = None):  # noqa: ANN201
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll()
+            value = predicate()
+            if value:
+                return value
+            if worker is not None and not worker.alive():
+                pytest.fail(f"worker exited while waiting for {what}:\n{worker.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+    def routed(self, contact_id: str) -> list[dict]:
+        return [e["data"] for e in self.events[ROUTED.name] if e["data"]["contact_id"] == contact_id]
+
+    def routed_once(self, event: ContactEvent, timeout: float, worker: LiveWorker | None = None) -> dict:
+        return self.wait(lambda: (self.routed(event.id) or [None])[0], timeout, f"routed {event.data.provider_message_id}",
+                         worker)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture(scope="module")
+def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveWorker, Outputs]]:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"rt{uuid.uuid4().hex[:8]}")
+    ensure_topics(kafka)
+    worker = LiveWorker(kafka, tmp_path_factory.mktemp("routing"))
+    outputs = Outputs(kafka)
+    worker.start()
+    try:
+        yield worker, outputs
+    finally:
+        worker.stop()
+        outputs.close()
+        print(f"----- worker log (tail) -----\n{worker.log()}")

@@ -1,0 +1,159 @@
+"""Identity resolution as a union-find over partitioned tables, simulated hop by hop.
+
+The simulator runs the same pure steps as the agents (``first_hop``, ``Walk.step``,
+``customer_hop``, ``Decider.decide``) over in-memory tables, delivering in-flight messages
+in an order hypothesis chooses, which is harsher than Kafka (per-partition order).
+"""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.contact import ContactEvent
+from streams.decide.cases import CustomerState
+from streams.decide.decider import Decider
+from streams.identity import Merge, Walk, customer_hop, first_hop, identifiers
+
+from .builders import contact
+
+DECIDER = Decider.load()
+PHONES = ["+8613800000001", "+8613800000002", "+447700900001"]
+EMAILS = ["a@example.cn", "b@example.com", "c@example.org"]
+
+
+class Pipeline:
+    def __init__(self) -> None:
+        self.identities: dict[str, str] = {}
+        self.customers: dict[str, bytes] = {}
+        self.inflight: list[tuple[str, bytes]] = []   # (topic, value)
+        self.routed: dict[str, str] = {}              # contact id -> customer key it was decided at
+
+    def ingest(self, event: ContactEvent) -> None:
+        to_identity, _key, value = first_hop(event.encode())
+        self.inflight.append(("identity" if to_identity else "customers", value))
+
+    def step(self, index: int) -> None:
+        topic, value = self.inflight.pop(index % len(self.inflight))
+        if topic == "identity":
+            header, _, payload = value.partition(b"\n")
+            walk = Walk.decode(header)
+            ident = walk.todo[0][0]
+            write = walk.step(self.identities.get(ident))
+            if write is not None:
+                self.identities[ident] = write
+            if walk.todo:
+                self.inflight.append(("identity", walk.encode() + b"\n" + payload))
+            else:
+                root, merges = walk.route()
+                merge = Merge(root, root, merges, [], walk.reason())
+                merge.key = merge.next_key()
+                self.inflight.append(("customers", b"C" + merge.encode() + b"\n" + payload))
+            return
+        header, _, payload = value[1:].partition(b"\n")
+        merge = Merge.decode(header)
+        key = merge.key
+        raw = self.customers.get(key)
+        state = CustomerState.decode(raw)
+        decide_here, replaced = customer_hop(merge, state)
+        if replaced is not None:
+            self.customers[key] = replaced.encode()
+        if not decide_here:
+            self.inflight.append(("customers", b"C" + merge.encode() + b"\n" + payload))
+            return
+        for carried in merge.carried:
+            state.absorb(CustomerState.decode(carried))
+        event = ContactEvent.decode(payload)
+        out = DECIDER.decide(event, key, state, merge.why)
+        if out.routed is not None:
+            assert event.id not in self.routed, "a contact was routed twice"
+            self.routed[event.id] = key
+        self.customers[key] = state.encode()
+
+    def find(self, key: str) -> str:
+        seen = set()
+        while (raw := self.customers.get(key)) is not None and (fwd := CustomerState.decode(raw).forward):
+            assert key not in seen, "forward pointers form a cycle"
+            seen.add(key)
+            assert fwd < key, "forward pointers must point to smaller keys"
+            key = fwd
+        return key
+
+
+def _components(sets: list[set[str]]) -> list[int]:
+    parent = list(range(len(sets)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+    for i in range(len(sets)):
+        for j in range(i):
+            if sets[i] & sets[j]:
+                parent[find(i)] = find(j)
+    return [find(i) for i in range(len(sets))]
+
+
+identifier_sets = st.lists(
+    st.tuples(st.sampled_from([None, *PHONES]), st.sampled_from([None, *EMAILS])).filter(lambda t: any(t)),
+    min_size=1, max_size=7)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(identifier_sets, st.lists(st.integers(min_value=0, max_value=50), min_size=200, max_size=200))
+def test_linked_contacts_converge_on_one_customer(ids: list[tuple[str | None, str | None]], order: list[int]) -> None:
+    p = Pipeline()
+    events = [contact("webform", f"m{i}", f"question {i}", i, phone=ph, email=em) for i, (ph, em) in enumerate(ids)]
+    for e in events:
+        p.ingest(e)
+    steps = 0
+    while p.inflight:
+        p.step(order[steps % len(order)] + steps)
+        steps += 1
+        assert steps < 10_000, "the walk did not terminate"
+    assert set(p.routed) == {e.id for e in events}, "every contact is routed exactly once"
+    comps = _components([{x for x in t if x} for t in ids])
+    roots = [p.find(p.routed[e.id]) for e in events]
+    for i in range(len(events)):
+        for j in range(i):
+            assert (roots[i] == roots[j]) == (comps[i] == comps[j])
+    # every case survives the merges, under the final root
+    cases = {cid for e in events for cid in [CustomerState.decode(p.customers[p.find(p.routed[e.id])]).cases]
+             for cid in cid}
+    assert len(cases) >= len(set(comps))
+
+
+def test_email_then_sms_linked_by_a_webform_with_both() -> None:
+    p = Pipeline()
+    first = contact("email", "e1", "order A2026112201 has not shipped", 0, email="a@example.cn")
+    link = contact("webform", "w1", "still waiting: order A2026112201", 10, email="a@example.cn", phone=PHONES[0])
+    sms = contact("sms", "s1", "A2026112201 where is it", 20, phone=PHONES[0])
+    for e in (first, link, sms):
+        p.ingest(e)
+        while p.inflight:
+            p.step(0)
+    root = p.find(p.routed[first.id])
+    assert p.find(p.routed[link.id]) == root == p.find(p.routed[sms.id])
+    state = CustomerState.decode(p.customers[root])
+    assert len(state.cases) == 1 and next(iter(state.cases.values())).repeats == 2
+
+
+def test_identifiers_are_hashed_and_ordered() -> None:
+    ids = identifiers(contact("sms", "x", "", phone=PHONES[0], email="A@Example.CN", customer_number="C1",
+                              order_numbers=["O1", "o1"]).data.customer)
+    assert [k for _h, k in ids] == ["customer_number", "phone", "email", "order"]
+    assert all(PHONES[0] not in h and len(h) == 16 for h, _k in ids)
+    same = identifiers(contact("sms", "y", "", email="a@example.cn").data.customer)
+    assert same[0] == ids[2]
+
+
+def test_bounce_never_links_identities() -> None:
+    p = Pipeline()
+    a = contact("email", "e1", "hello", 0, email="a@example.cn")
+    bounce = contact("email", "b1", "Delivery failed", 1, email="a@example.cn", phone=PHONES[1], kind="bounce")
+    b = contact("sms", "s1", "hi", 2, phone=PHONES[1])
+    for e in (a, bounce, b):
+        p.ingest(e)
+        while p.inflight:
+            p.step(0)
+    assert p.find(p.routed[a.id]) != p.find(p.routed[b.id])
+    assert p.find(p.routed[bounce.id]) == p.find(p.routed[a.id])

@@ -1,0 +1,142 @@
+"""Against the real broker and a real worker process: a mixed zh/en, multi-channel scenario,
+then a SIGKILL in the middle of it and a restart that must change none of the outcomes."""
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from schemas.contact import Thread
+from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
+from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, UPSELL
+
+from .builders import T0, contact
+from .conftest import LiveWorker, Outputs
+
+pytestmark = pytest.mark.kafka
+
+PHONE, EMAIL = "+8613800138000", "zhang.wei@example.cn"
+FIRST_WAIT = 120.0   # includes the worker's start-up on a busy 2-core box
+WAIT = 60.0
+
+
+def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> None:
+    worker, out = live
+    # --- one customer, same order, email then web form (links email + phone) then SMS ---
+    e1 = contact("email", "<m1@example.cn>", "订单号：A20261122001 三天了还没发货，物流一直不更新", 0,
+                 email=EMAIL, subject="催发货", thread=Thread(message_id="<m1@example.cn>"))
+    out.send(e1)
+    r1 = out.routed_once(e1, FIRST_WAIT, worker)
+    assert (r1["dedup"], r1["category"], r1["phase"], r1["queue"], r1["tier"]) == ("new_case", "logistics", "in_sale",
+                                                                                 "logistics", 1)
+    assert r1["rules_version"] and r1["priority_reason"] and r1["routing_reason"]
+
+    w1 = contact("webform", "w1", "Order A20261122001 still not shipped, please check", 30, email=EMAIL, phone=PHONE)
+    out.send(w1)
+    rw = out.routed_once(w1, WAIT, worker)
+    assert (rw["dedup"], rw["case_id"]) == ("repeat", r1["case_id"]), rw["dedup_reason"]
+    assert "a20261122001" in rw["dedup_reason"]
+
+    s1 = contact("sms", "SM001", "A20261122001 还没到！！！太过分了，我要打12315投诉", 60, phone=PHONE)
+    out.send(s1)
+    rs = out.routed_once(s1, WAIT, worker)
+    assert (rs["dedup"], rs["case_id"], rs["customer_key"]) == ("repeat", r1["case_id"], rw["customer_key"])
+    assert (rs["category"], rs["severity"], rs["sentiment"], rs["priority"]) == ("complaint", 3, "angry", 1)
+    assert (rs["queue"], rs["tier"]) == ("complaints-mgmt", 3)
+    esc = out.wait(lambda: [e["data"] for e in out.events[ESCALATIONS.name] if e["data"]["case_id"] == r1["case_id"]],
+                   WAIT, "rule escalation")
+    assert (esc[0]["to_tier"], esc[0]["trigger"]) == (3, "rule")
+
+    # --- the desk assigns the case; an email reply threads into it ---
+    out.send_lifecycle(LifecycleEvent(source="/tests", data=Lifecycle(
+        case_id=r1["case_id"], action=LifecycleAction.ASSIGNED, at=T0 + timedelta(minutes=70), agent="li.na",
+        queue="complaints-senior", tier=3)))
+    reply = contact("email", "<m2@example.cn>", "Re: 催发货 有进展吗", 80, email=EMAIL,
+                    thread=Thread(message_id="<m2@example.cn>", in_reply_to="<m1@example.cn>"))
+    out.send(reply)
+    rr = out.routed_once(reply, WAIT, worker)
+    assert (rr["dedup"], rr["case_id"], rr["queue"]) == ("thread_reply", r1["case_id"], "complaints-senior")
+    assert "li.na" in rr["routing_reason"]
+
+    # --- other customers: a VIP upsell lead (zh chat), a suppressed cue, public vs private posts ---
+    vip = contact("chat", "c1", "我的会员快到期了，想续费并升级到高级版", 90, handle="webchat:u-77",
+                  attributes={"segment": "VIP"})
+    angry = contact("chat", "c2", "This is ridiculous!!! I want a refund, not your premium plan", 91,
+                    handle="webchat:u-78")
+    public = contact("social", "p1", "Where is my parcel? the tracking has not moved for a week", 92,
+                     handle="weibo:fan1", is_public=True)
+    private = contact("social", "p2", "Where is my parcel? the tracking has not moved for a week", 92,
+                      handle="messenger:fan2")
+    bounce = contact("email", "b1", "Delivery Status Notification (Failure)", 93, email="mailer-daemon@example.cn",
+                     kind="bounce")
+    out.send(vip, angry, public, private, bounce)
+    # kill mid-scenario: as soon as the first of these is routed, others may still be in flight
+    out.wait(lambda: any(out.routed(e.id) for e in (vip, angry, public, private, bounce)), WAIT, "first of the batch",
+             worker)
+    worker.kill()
+    # while the worker is down: an SMS repeat on the first case, and re-deliveries of everything so far
+    s2 = contact("sms", "SM002", "订单A20261122001什么时候能到", 120, phone=PHONE)
+    everything = [e1, w1, s1, reply, vip, angry, public, private, bounce]
+    out.send(s2, *everything)
+    worker.start()
+
+    before_kill = {e.id: out.routed(e.id)[0] for e in everything if out.routed(e.id)}
+    results = {e.id: out.routed_once(e, FIRST_WAIT, worker) for e in [*everything, s2]}
+    rv, ra, rp, rq, rb, r2 = (results[e.id] for e in (vip, angry, public, private, bounce, s2))
+    assert (rv["segment"], rv["queue"], rv["upsell"]) == ("vip", "vip-desk", "lead")
+    lead = out.wait(lambda: [e["data"] for e in out.events[UPSELL.name] if e["data"]["contact_id"] == vip.id],
+                    WAIT, "upsell lead")
+    assert lead[0]["kind"] == "upgrade" and ("升级" in lead[0]["evidence"] or "续费" in lead[0]["evidence"])
+    assert ra["upsell"] == "suppressed" and "angry" in ra["upsell_reason"]
+    assert rp["priority"] < rq["priority"] and rp["queue"] == rq["queue"] == "logistics"
+    assert (rb["dedup"], rb["case_id"]) == ("not_a_contact", "")
+    # state recovered from the changelogs: the repeat still finds the case, its owner's queue and tier
+    assert (r2["dedup"], r2["case_id"], r2["queue"], r2["tier"]) == ("repeat", r1["case_id"], "complaints-senior", 3)
+
+    # outcomes unchanged: re-deliveries produced no second decision; any copy re-sent by the killed
+    # worker carries the same event id and the same verdicts
+    out.poll(3.0)
+    for e in everything:
+        copies = [x for x in out.events[ROUTED.name] if x["data"]["contact_id"] == e.id]
+        assert len({x["id"] for x in copies}) == 1, f"{e.data.provider_message_id} decided twice"
+        assert all(x["data"] == copies[0]["data"] for x in copies)
+    for cid, before in before_kill.items():
+        assert results[cid] == before
+    assert len({r["case_id"] for r in (r1, rw, rs, rr, r2)}) == 1
+    metrics = worker.metrics()
+    assert "intake_routing_redeliveries_total" in metrics
+    assert worker.starts == 2
+
+
+def _random_inputs(rng: random.Random, n: int) -> tuple[list, list[bytes]]:
+    words = ["订单", "退款", "物流", "升级", "投诉", "refund", "order", "upgrade", "parcel", "!!!", "12315", "谢谢", " "]
+    events = []
+    for i in range(n):
+        body = "".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+        ids = rng.choice([{}, {"phone": f"+86138{rng.randint(0, 5):08d}"}, {"email": f"u{rng.randint(0, 5)}@x.cn"},
+                          {"handle": f"wechat:o{rng.randint(0, 5)}", "order_numbers": [f"O{rng.randint(0, 3)}"]}])
+        events.append(contact(rng.choice(["email", "sms", "chat", "social", "phone", "webform"]),
+                              f"prop-{uuid.uuid4().hex[:6]}-{i}", body, rng.uniform(0, 600),
+                              kind=rng.choice(["message", "message", "auto_reply"]),
+                              is_public=rng.random() < 0.3, **ids))
+    garbage = [b"", b"{}", b"\xff\xfe", b'{"type": "intake.contact.received.v1"}', b"[1,2,3]", b"null"]
+    return events, garbage
+
+
+def test_every_input_ends_routed_or_dead_lettered(live: tuple[LiveWorker, Outputs]) -> None:
+    worker, out = live
+    events, garbage = _random_inputs(random.Random(4), 40)
+    dead_before = len(out.events[DEADLETTER.name])
+    out.send(*events)
+    for i, raw in enumerate(garbage):
+        out.send_raw(f"garbage-{i}".encode(), raw)
+    out.wait(lambda: all(out.routed(e.id) for e in events)
+             and len(out.events[DEADLETTER.name]) - dead_before >= len(garbage), WAIT, "all outputs", worker)
+    out.poll(2.0)
+    for e in events:
+        assert len({x["id"] for x in out.events[ROUTED.name] if x["data"]["contact_id"] == e.id}) == 1
+    letters = [x["data"] for x in out.events[DEADLETTER.name][dead_before:]]
+    assert len(letters) == len(garbage)
+    assert all(letter["stage"] == "agent:route_ingress" and letter["cause"] for letter in letters)
