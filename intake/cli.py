@@ -116,6 +116,22 @@ def traffic(
 
 
 @app.command()
+def report() -> None:
+    """Accepted vs stored: prints accepted, stored, duplicates suppressed, dead-lettered, lost (must be 0)."""
+    from intake.report import build_report
+    from schemas.settings import KafkaSettings
+    from sinks.clickhouse import connect
+    from sinks.settings import SinkSettings
+
+    settings = SinkSettings()
+    client = connect(settings.dsn, settings.database)
+    stored_ids = [row[0] for row in client.query("SELECT event_id FROM contacts").result_rows]
+    result = build_report(KafkaSettings(), stored_ids)
+    typer.echo(result.table())
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
 def desk(seed: Annotated[Optional[int], typer.Option(help="random seed")] = None) -> None:
     """Demo only: a simulated service desk answering and resolving the routed cases."""
     from intake.desk import run_desk

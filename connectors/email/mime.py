@@ -161,10 +161,10 @@ def to_contact(data: bytes, provider: str, received_at: datetime, limits: EmailS
         attributes["charset_fallback"] = str(body_part.get_content_charset()) if body_part else ""
     if len(body) > limits.max_body_chars:
         body, attributes["body_truncated"] = body[:limits.max_body_chars], "true"
-    attachments = [_attachment(p) for p in _leaves(msg) if p is not body_part and _is_attachment(p)]
-    if len(attachments) > limits.max_attachments:
-        attributes["attachments_omitted"] = str(len(attachments) - limits.max_attachments)
-        attachments = attachments[:limits.max_attachments]
+    parts = [p for p in _leaves(msg) if p is not body_part and _is_attachment(p)]
+    if len(parts) > limits.max_attachments:
+        attributes["attachments_omitted"] = str(len(parts) - limits.max_attachments)
+    attachments = [_attachment(p) for p in parts[:limits.max_attachments]]
     for header in ("To", "Cc", "Reply-To"):
         found = _addresses(msg, header)
         if found:

@@ -193,14 +193,12 @@ def inquiries(payload: dict, now: datetime) -> Iterator[Builder]:
     obj = payload.get("object")
     entries = payload.get("entry")
     if obj not in ("page", "instagram", "whatsapp_business_account") or not isinstance(entries, list):
-        def unsupported() -> Contact:
-            raise ValueError(f"unsupported delivery: object={obj!r}, entry is {type(entries).__name__}")
-        yield unsupported
+        yield lambda: _fail(f"unsupported delivery: object={obj!r}, entry is {type(entries).__name__}")
         return
     platform = "messenger" if obj == "page" else "instagram"
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            yield (lambda where=f"entry[{i}]": _fail(f"{where} is not an object"))
+            yield lambda w=f"entry[{i}]": _fail(f"{w} is not an object")
             continue
         account = str(entry.get("id", ""))
         for j, event in enumerate(entry.get("messaging") or []):
@@ -211,7 +209,7 @@ def inquiries(payload: dict, now: datetime) -> Iterator[Builder]:
             value = change.get("value") if isinstance(change, dict) else None
             field = change.get("field") if isinstance(change, dict) else None
             if not isinstance(value, dict):
-                yield (lambda w=where: _fail(f"{w}: change without a value object"))
+                yield lambda w=where: _fail(f"{w}: change without a value object")
             elif obj == "whatsapp_business_account":
                 for k, message in enumerate(value.get("messages") or []):  # statuses[] are receipts, not inquiries
                     yield lambda v=value, m=message, w=f"{where}.value.messages[{k}]": _whatsapp(v, m, w, now)
@@ -222,6 +220,7 @@ def inquiries(payload: dict, now: datetime) -> Iterator[Builder]:
 
 
 def _fail(cause: str) -> Contact:
+    """A builder for an item that is already known to be unnormalizable."""
     raise ValueError(cause)
 
 

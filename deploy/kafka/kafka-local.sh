@@ -7,7 +7,7 @@
 #   kafka-local.sh jars     only fetch the jars
 #
 # Environment: KAFKA_HOME_DIR (default <repo>/.data/kafka), KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (60 s).
+# KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (1536m), KAFKA_START_TIMEOUT (60 s).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,7 +15,7 @@ repo=$(cd "$here/../.." && pwd)
 home=${KAFKA_HOME_DIR:-$repo/.data/kafka}
 port=${KAFKA_PORT:-9092}
 ctrl_port=${KAFKA_CONTROLLER_PORT:-9093}
-heap=${KAFKA_HEAP:-512m}
+heap=${KAFKA_HEAP:-1536m}
 timeout=${KAFKA_START_TIMEOUT:-60}
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
 jars=${KAFKA_JARS_DIR:-$repo/.data/kafka-jars/$version}

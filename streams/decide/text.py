@@ -3,8 +3,8 @@
 Chinese has no spaces, so similarity uses character bigrams of CJK runs and words for
 Latin text; both become 32-bit CRC shingles (stable across processes, unlike ``hash``),
 kept as a bottom-k sketch so a case stores a bounded, comparable summary of its text.
-Keyword families compile into one regular expression each (longest keyword first), so
-a contact's text is scanned once per family however many rules there are.
+Keyword families compile into one Aho-Corasick automaton each, so a contact's text is
+scanned once per family however many keywords there are.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import ahocorasick
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKENS = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
@@ -71,35 +73,55 @@ class Hit:
 
 
 class KeywordFamily:
-    """Literal keywords of several rules, matched in one pass; English keywords on word boundaries."""
+    """Literal keywords of several rules, found in one Aho-Corasick pass over the text.
+
+    English keywords match on word boundaries (with a plural / -ed / -ing ending allowed);
+    overlapping matches resolve leftmost-longest, like a regex alternation sorted by length.
+    """
+
+    _SUFFIXES = ("", "s", "es", "ed", "d", "ing")
 
     def __init__(self, rules: Sequence[Iterable[str]]) -> None:
-        alternatives: list[tuple[str, int]] = []
+        self._automaton = ahocorasick.Automaton()
         for index, keywords in enumerate(rules):
             for kw in keywords:
                 kw = normalize(kw).strip()
-                if kw:
-                    alternatives.append((kw, index))
-        alternatives.sort(key=lambda a: -len(a[0]))
-        self._rule_of_group = [index for _kw, index in alternatives]
-        parts = [f"({self._pattern(kw)})" for kw, _index in alternatives]
-        self._regex = re.compile("|".join(parts)) if parts else None
+                if kw and not self._automaton.exists(kw):
+                    self._automaton.add_word(kw, (index, kw))
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
+            self._automaton.make_automaton()
 
-    @staticmethod
-    def _pattern(kw: str) -> str:
-        body = re.escape(kw)
-        if _ASCII_WORD.match(kw[0]):
-            body = r"(?<![a-z0-9])" + body
-        if _ASCII_WORD.match(kw[-1]):
-            body += r"(?:s|es|ed|d|ing)?(?![a-z0-9])" if kw[-1].isalpha() else r"(?![a-z0-9])"
-        return body
+    @classmethod
+    def _bounded(cls, text: str, start: int, end: int, kw: str) -> int:
+        """End of the match if it sits on English word boundaries, else -1."""
+        if _ASCII_WORD.match(kw[0]) and start > 0 and _ASCII_WORD.match(text[start - 1]):
+            return -1
+        if not _ASCII_WORD.match(kw[-1]):
+            return end
+        for suffix in cls._SUFFIXES if kw[-1].isalpha() else ("",):
+            stop = end + len(suffix)
+            if text.startswith(suffix, end) and (stop >= len(text) or not _ASCII_WORD.match(text[stop])):
+                return stop
+        return -1
 
     def hits(self, text: str) -> list[Hit]:
         """Non-overlapping hits in normalized ``text``, in order of appearance."""
-        if self._regex is None:
+        if self._empty:
             return []
-        return [Hit(self._rule_of_group[m.lastindex - 1], m.group(), m.start())  # type: ignore[operator]
-                for m in self._regex.finditer(text)]
+        found = []
+        for last, (index, kw) in self._automaton.iter(text):
+            start = last - len(kw) + 1
+            end = self._bounded(text, start, last + 1, kw)
+            if end >= 0:
+                found.append((start, -end, index))
+        found.sort()
+        hits, covered = [], 0
+        for start, neg_end, index in found:
+            if start >= covered:
+                hits.append(Hit(index, text[start:-neg_end], start))
+                covered = -neg_end
+        return hits
 
     def first_by_rule(self, text: str) -> dict[int, Hit]:
         """The first hit of each rule that matched."""

@@ -150,7 +150,7 @@ def _settings(port: int, **extra: object) -> EmailSettings:
 
 @pytest.fixture
 async def publisher(kafka_settings: KafkaSettings) -> AsyncIterator[Publisher]:
-    pub = Publisher(kafka_settings, publish_timeout=2.0)
+    pub = Publisher(kafka_settings, publish_timeout=10.0)
     yield pub
     pub.close()
 
@@ -207,7 +207,7 @@ async def test_kafka_unavailable_leaves_mail_unmarked_for_the_next_poll(dovecot:
     assert result.outcomes == {} and len(result.deferred) == 1
     assert not any(b"$IntakeProcessed" in f for f in _folder_state(dovecot, "INBOX")[1])
 
-    up = Publisher(kafka_settings, publish_timeout=2.0)
+    up = Publisher(kafka_settings, publish_timeout=10.0)
     try:
         retried = await ImapPoller(MailIntake(up, settings), settings).poll_once()
     finally:

@@ -26,7 +26,7 @@ DATA = Path(__file__).parent / "data"
 
 
 async def _endpoint(kafka: KafkaSettings, **settings: object) -> tuple[SmtpEndpoint, Publisher]:
-    publisher = Publisher(kafka, publish_timeout=2.0)
+    publisher = Publisher(kafka, publish_timeout=10.0)
     email = EmailSettings(smtp_port=0, **settings)
     return await start_smtp(MailIntake(publisher, email), email), publisher
 

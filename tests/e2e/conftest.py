@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from schemas.settings import KafkaSettings
+from tests.conftest import delete_topics_with_prefix
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,3 +115,4 @@ def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
             p.stop(name)
         for name in ("gateway", "worker", "sink"):  # shown by pytest when a test failed
             print(f"----- {name} log (tail) -----\n{p.log(name)}")
+        delete_topics_with_prefix(kafka_bootstrap, kafka.topic_prefix)

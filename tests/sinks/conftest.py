@@ -43,3 +43,22 @@ def ch(sink_settings: SinkSettings) -> Client:
 @pytest.fixture
 def count(ch: Client) -> Callable[[str], int]:
     return lambda sql: int(ch.query(sql).result_rows[0][0])
+
+
+@pytest.fixture(autouse=True)
+def _drop_topics_afterwards(request: pytest.FixtureRequest):
+    """Delete this test's prefixed topics when it is done: the shared broker's heap holds the
+    metadata of every partition ever created, and tests create 30 per prefix."""
+    yield
+    if "kafka_settings" not in request.fixturenames:
+        return
+    from confluent_kafka.admin import AdminClient
+
+    from schemas.topics import CATALOG
+    settings = request.getfixturevalue("kafka_settings")
+    futures = AdminClient(settings.confluent()).delete_topics([settings.topic(s) for s in CATALOG], operation_timeout=30)
+    for future in futures.values():
+        try:
+            future.result(timeout=30)
+        except Exception:  # best effort: a leftover topic is harmless
+            pass

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from schemas.admin import ensure_topics
 from schemas.envelope import Envelope
@@ -159,6 +160,19 @@ class Live:
     def close(self) -> None:
         self.worker.stop()
         self.out.close()
+        drop_topics(self.kafka, (f"{self.kafka.topic_prefix}.", f"{self.worker.app_id}-"))
+
+
+def drop_topics(kafka: KafkaSettings, prefixes: tuple[str, ...]) -> None:
+    """Delete this test's topics (catalog and Faust's own), so the shared broker does not fill up."""
+    admin = AdminClient(kafka.confluent())
+    try:
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefixes)]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=30).values():
+                future.result()
+    except KafkaException:
+        pass  # best effort: a busy broker must not fail a test that passed
 
 
 @pytest.fixture(scope="module")

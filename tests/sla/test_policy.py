@@ -67,3 +67,16 @@ def test_bad_policy_is_refused_with_the_field(tmp_path: Path, mutate, message: s
 def test_unreadable_policy_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_policy_check_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "streams.sla", str(DEFAULT_POLICY), "channel=chat"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "first_response" in ok.stdout and "30 s" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: x\nrules: []\n")
+    refused = subprocess.run([sys.executable, "-m", "streams.sla", str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "calendars: Field required" in refused.stderr

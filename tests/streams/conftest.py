@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 from schemas.admin import ensure_topics
 from schemas.contact import ContactEvent
@@ -144,3 +145,15 @@ def live(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         worker.stop()
         outputs.close()
         print(f"----- worker log (tail) -----\n{worker.log()}")
+        drop_topics(kafka, (kafka.topic_prefix + ".", worker.env["INTAKE_STREAMS_APP_ID"] + "-"))
+
+
+def drop_topics(kafka: KafkaSettings, prefixes: tuple[str, ...]) -> None:
+    """The shared broker keeps every partition in memory: remove this module's topics and Faust's."""
+    admin = AdminClient(kafka.confluent())
+    names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
+    for future in admin.delete_topics(names, operation_timeout=30).values() if names else ():
+        try:
+            future.result()
+        except Exception as exc:  # noqa: BLE001 - best effort clean-up, never fails a test
+            print(f"could not delete a topic: {exc}")

@@ -1,0 +1,73 @@
+"""Routing decisions per second, in-process: the CPU cost of the routing agents per contact.
+
+Runs what the three routing hops do per contact, without Kafka: decode the contact,
+the identity walk step, the customer-state decode/encode and ``Decider.decide``
+(classification, priority, routing, case matching, upsell), then encodes the routed event.
+The target for a worker is 20,000 contacts/s; on a live worker add Kafka I/O.
+
+    .venv/bin/python -m bench routing_decide
+"""
+from __future__ import annotations
+
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from schemas.contact import Contact, ContactEvent, Identifiers
+from schemas.envelope import stable_event_id
+from schemas.routed import RoutedContactEvent
+from streams.decide.cases import CustomerState
+from streams.decide.decider import Decider
+from streams.identity import Walk, first_hop
+
+N = 20_000
+CUSTOMERS = 2_000
+TEXTS = ["订单号：A2026112{:04d} 三天了还没发货，物流一直不更新", "My parcel for order B{:06d} has not arrived, tracking is stuck",
+         "我要退货退款，尺码不对 {}", "想升级到高级版会员，续费有优惠吗 {}", "This is ridiculous!!! refund now or I go to the press {}",
+         "请问这款有没有蓝色的？多少钱 {}", "The kettle stopped working, is it still under warranty? {}"]
+
+
+def _events(rng: random.Random) -> list[bytes]:
+    t0 = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    out = []
+    for i in range(N):
+        cust = rng.randrange(CUSTOMERS)
+        body = rng.choice(TEXTS).format(rng.randrange(50))
+        c = Contact(channel=rng.choice(["email", "sms", "chat", "social", "webform", "phone"]), provider="bench",
+                    provider_message_id=f"m{i}", received_at=t0 + timedelta(seconds=i), body=body,
+                    customer=Identifiers(phone=f"+86138{cust:08d}"), is_public=rng.random() < 0.1)
+        out.append(ContactEvent(id=stable_event_id("bench", str(i)), source="/bench", data=c).encode())
+    return out
+
+
+def run() -> dict[str, float | str]:
+    decider = Decider.load()
+    raws = _events(random.Random(7))
+    stored: dict[str, bytes] = {}
+    began = time.perf_counter()
+    for raw in raws:
+        _to_identity, _key, value = first_hop(raw)
+        header, _, payload = value.partition(b"\n")
+        walk = Walk.decode(header)
+        walk.step(None)
+        key, _merges = walk.route()
+        state = CustomerState.decode(stored.get(key))
+        event = ContactEvent.decode(payload)
+        outcome = decider.decide(event, key, state, walk.reason())
+        stored[key] = state.encode()
+        assert outcome.routed is not None
+        RoutedContactEvent(id=event.id, source="/bench", data=outcome.routed).encode()
+    elapsed = time.perf_counter() - began
+    rate = N / elapsed
+    print(f"{N} contacts over {CUSTOMERS} customers in {elapsed:.2f} s: {rate:,.0f} decisions/s on one core")
+    return {"contacts": N, "decisions_per_second": round(rate), "target_per_worker": 20_000,
+            "ratio_to_target": round(rate / 20_000, 2), "mean_state_bytes": round(sum(map(len, stored.values())) / len(stored))}
+
+
+if __name__ == "__main__":
+    print(run())
