@@ -72,6 +72,14 @@ def gateway() -> None:
     serve()
 
 
+@app.command()
+def email() -> None:
+    """Run the email intake: SMTP endpoint for an MTA and/or the IMAP poller (INTAKE_EMAIL_*)."""
+    from connectors.email.service import serve
+
+    serve()
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context) -> None:
     """Run a Faust stream worker; extra arguments go to Faust (default: worker -l info)."""

@@ -77,13 +77,16 @@ def run_local(traffic_rate: float = 5.0, desk_simulator: bool = True) -> int:
     if subprocess.call([str(REPO / "deploy" / "kafka" / "kafka-local.sh"), "start"]) != 0:
         return 1
     ensure_topics(KafkaSettings())
-    gateway, sink, streams = GatewaySettings(), SinkSettings(), StreamSettings()
+    from connectors.email.settings import EmailSettings
+
+    gateway, sink, streams, mail = GatewaySettings(), SinkSettings(), StreamSettings(), EmailSettings()
     gateway_url = f"http://{gateway.host}:{gateway.port}"
     wallboard_url = f"http://{sink.wallboard_host}:{sink.wallboard_port}"
     services = [
         Service("sink", ["sink"], f"{wallboard_url}/healthz"),
         Service("worker", ["worker"], f"http://127.0.0.1:{streams.web_port}/"),
         Service("gateway", ["gateway"], f"{gateway_url}/healthz"),
+        Service("email", ["email"]),
     ]
     if traffic_rate > 0:
         services.append(Service("traffic", ["traffic", "--url", gateway_url, "--rate", str(traffic_rate)]))
@@ -107,6 +110,7 @@ def run_local(traffic_rate: float = 5.0, desk_simulator: bool = True) -> int:
                 return 1
         print(f"\n  wallboard:  {wallboard_url}/\n  gateway:    {gateway_url}/docs (OpenAPI)\n"
               f"  metrics:    {gateway_url}/metrics, {wallboard_url}/metrics, http://127.0.0.1:{streams.web_port}/metrics\n"
+              f"  email:      SMTP on {mail.smtp_host}:{mail.smtp_port}\n"
               f"  kafka:      {KafkaSettings().bootstrap_servers}\n  logs:       {LOGS.relative_to(REPO)}/\n"
               "Ctrl-C stops everything.\n", flush=True)
         while not stopping:

@@ -220,7 +220,7 @@ async def _case_update(kind: bytes, header: bytes, payload: bytes, state_of: Any
     case = state.cases.get(esc.case_id)
     if case is None:
         return [await dead_letter("route_cases", payload, f"escalation for unknown case {esc.case_id}")]
-    if esc.to_tier >= case.tier:
+    if esc.to_tier > case.tier:  # only a raise applies: a replayed or own (already applied) one changes nothing
         case.tier, case.queue = esc.to_tier, esc.queue
     metrics.CASE_UPDATES.labels(f"escalation:{esc.trigger}").inc()
     return []

@@ -10,6 +10,7 @@ comments are marked ``is_public``. Meta retries any non-200 answer.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -233,6 +234,7 @@ async def deliver(request: Request) -> JSONResponse:
     now = datetime.now(timezone.utc)
     raw = raw_payload(CHANNEL, "meta", request, body, now, headers=(SIGNATURE_HEADER,))
     counts = {"published": 0, "duplicates": 0, "dead_letters": 0, "skipped": 0}
+    contacts: list[Contact] = []
     for build in inquiries(payload, now):
         try:
             contact = build()
@@ -242,7 +244,10 @@ async def deliver(request: Request) -> JSONResponse:
             continue
         if contact is None:
             counts["skipped"] += 1
-            continue
-        _, duplicate = await accept_contact(request, contact, raw, "/connectors/social/meta")
+        else:
+            contacts.append(contact)
+    # the items of one delivery are independent: wait for all their acks at once
+    outcomes = await asyncio.gather(*(accept_contact(request, c, raw, "/connectors/social/meta") for c in contacts))
+    for _, duplicate in outcomes:
         counts["duplicates" if duplicate else "published"] += 1
     return JSONResponse(counts)

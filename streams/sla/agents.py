@@ -230,6 +230,7 @@ async def rebuild_index() -> None:
         index.rebuild(entries)
         open_clocks.reset(keys)
     metrics.DUE.set(len(index))
+    metrics.OWNED.set(len(owned))
     metrics.REBUILDS.inc()
     log.info("SLA index rebuilt: %d due entries, %d open clocks on partitions %s", len(entries), len(keys),
              sorted(owned))

@@ -20,6 +20,7 @@ OPEN = Gauge("intake_sla_open_clocks", "Open SLA clocks owned by this worker (br
 LAG = Histogram("intake_sla_breach_detection_lag_seconds", "From a warning/breach instant to its event being sent",
                 buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600))
 REBUILDS = Counter("intake_sla_index_rebuilds_total", "Deadline index rebuilds after partition recovery")
+OWNED = Gauge("intake_sla_owned_partitions", "Case partitions whose clocks this worker runs")
 DUE = Gauge("intake_sla_due_index_entries", "Entries in the in-memory deadline index")
 COMMANDS = Counter("intake_sla_commands_total", "Commands applied to case clocks", ["kind", "outcome"])
 DEAD_LETTERS = Counter("intake_streams_dead_letters_total", "Records a stream agent sent to the dead-letter topic",

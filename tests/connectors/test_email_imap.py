@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import grp
 import imaplib
 import os
 import pwd
@@ -43,14 +44,15 @@ def _config(root: Path, mail: Path, port: int) -> Path:
     """A self-contained Dovecot: loopback, plaintext auth, one passwd-file user, maildir under ``mail``.
 
     Dovecot never gives mail access to root, so as root the mailbox belongs to ``nobody``
-    (in its own world-traversable temp dir); auth runs as the invoking user because
-    pytest's temp dirs are private (0700).
+    (in its own temp dir); auth runs as the invoking user because pytest's temp dirs are
+    private (0700). As a normal user every Dovecot process simply runs as that user.
     """
     me = pwd.getpwuid(os.getuid())
     owner = pwd.getpwnam("nobody") if os.getuid() == 0 else me
     os.chown(mail, owner.pw_uid, owner.pw_gid)
     internal = "dovecot" if os.getuid() == 0 else me.pw_name
     login = "dovenull" if os.getuid() == 0 else me.pw_name
+    group = "dovecot" if os.getuid() == 0 else grp.getgrgid(me.pw_gid).gr_name
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}:::::\n")
     conf = root / "dovecot.conf"
     conf.write_text(f"""
@@ -63,6 +65,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
 default_internal_user = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 mail_location = maildir:{mail}/%u
 mail_uid = {owner.pw_uid}
@@ -252,3 +255,19 @@ def _smtp_send(port: int, data: bytes) -> None:
 def _all_processed(port: int) -> bool:
     count, flags = _folder_state(port, "INBOX")
     return count > 0 and all(b"$IntakeProcessed" in f for f in flags)
+
+
+async def test_a_crash_between_ack_and_mark_republishes_under_the_same_event_id(
+        dovecot: int, publisher: Publisher, landed: Landed) -> None:
+    _append(dovecot, (DATA / "gbk_reply.eml").read_bytes())
+    settings = _settings(dovecot)
+    await ImapPoller(MailIntake(publisher, settings), settings).poll_once()
+    client = imaplib.IMAP4("127.0.0.1", dovecot)  # the mark never happened: a crash right after the ack
+    client.login(USER, PASSWORD)
+    client.select("INBOX")
+    client.store("1", "-FLAGS", "($IntakeProcessed)")
+    client.logout()
+    again = await ImapPoller(MailIntake(publisher, settings), settings).poll_once()
+    assert list(again.outcomes.values()) == [Outcome.PUBLISHED]  # at least once ...
+    first, second = landed.contacts()
+    assert first.id == second.id and first.dedup_key == second.dedup_key  # ... and downstream collapses it

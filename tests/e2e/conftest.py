@@ -96,7 +96,8 @@ def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     token = uuid.uuid4().hex
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "INTAKE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "INTAKE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-           "INTAKE_GATEWAY_PORT": str(gw_port),
+           "INTAKE_GATEWAY_PORT": str(gw_port), "INTAKE_GATEWAY_WEBFORM_RATE_PER_MINUTE": "1000000",
+           "INTAKE_GATEWAY_WEBFORM_BURST": "100000",
            "INTAKE_STREAMS_APP_ID": f"{kafka.topic_prefix}-streams", "INTAKE_STREAMS_DATADIR": str(root / "streams"),
            "INTAKE_STREAMS_WEB_PORT": str(worker_port),
            "INTAKE_SINK_DSN": f"chdb://{root / 'clickhouse'}", "INTAKE_SINK_WALLBOARD_PORT": str(wb_port),

@@ -53,6 +53,8 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
     out.send_lifecycle(LifecycleEvent(source="/tests", data=Lifecycle(
         case_id=r1["case_id"], action=LifecycleAction.ASSIGNED, at=T0 + timedelta(minutes=70), agent="li.na",
         queue="complaints-senior", tier=3)))
+    out.wait(lambda: 'intake_routing_case_updates_total{kind="lifecycle:assigned"} 1.0' in worker.metrics(), WAIT,
+             "the assignment to be applied", worker)
     reply = contact("email", "<m2@example.cn>", "Re: 催发货 有进展吗", 80, email=EMAIL,
                     thread=Thread(message_id="<m2@example.cn>", in_reply_to="<m1@example.cn>"))
     out.send(reply)

@@ -1,0 +1,58 @@
+"""A second worker joins while clocks are open: partitions move, every breach still fires once."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.settings import KafkaSettings
+from schemas.topics import ROUTED
+
+from .builders import routed
+from .conftest import Live, Worker, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def two(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[tuple[Live, Worker]]:
+    live = Live(kafka_settings, tmp_path / "a")
+    second = Worker(kafka_settings, tmp_path / "b")
+    second.app_id = live.worker.app_id  # same app: same consumer group, same tables
+    try:
+        live.worker.start()
+        yield live, second
+    finally:
+        second.stop()
+        live.close()
+
+
+def test_clocks_move_with_their_partitions(two: tuple[Live, Worker]) -> None:
+    live, second = two
+    start = time.time()
+    cases = [f"form-{uuid.uuid4().hex[:6]}" for _ in range(12)]  # 4 s clocks: due while the group rebalances
+    for case_id in cases:
+        live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel="webform"))
+    wait_for(lambda: len(live.out.select("sla.v1", lambda e: e.data.status == "started"
+                                         and e.data.clock == "first_response")) == 12, 30, "the clocks to start")
+    (second.tmp).mkdir(parents=True, exist_ok=True)
+    second.start()  # joins the group: partitions (and their clocks) move to it
+
+    def breach_ids() -> dict[str, set[str]]:
+        ids: dict[str, set[str]] = defaultdict(set)
+        for e, _ in live.out.select("sla.v1", lambda e: e.data.status == "breached"
+                                    and e.data.clock == "first_response"):
+            ids[e.data.case_id].add(e.id)
+        return ids
+
+    wait_for(lambda: len(breach_ids()) == 12, 60, "every breach")
+    owned = lambda w: w.metric("intake_sla_owned_partitions") or 0  # noqa: E731
+    wait_for(lambda: owned(live.worker) + owned(second) == 4 and owned(second) > 0, 30, "the partitions to split")
+    assert all(len(ids) == 1 for ids in breach_ids().values()), "one announcement (one event id) per breach"
+    # both workers ran clocks: the moved ones fired on the worker that took them over
+    assert (live.worker.metric("intake_sla_breaches_total") or 0) > 0
+    assert (second.metric("intake_sla_breaches_total") or 0) > 0
