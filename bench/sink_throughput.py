@@ -85,7 +85,7 @@ def _bare_rate(values: list[bytes], workdir: Path) -> float:
         tables: dict[str, list] = {}
         for value in values[start:start + BATCH]:
             for table, row in routed(value, protect):
-                tables.setdefault(table, []).append(row)
+                tables.setdefault(table, []).append({**row, "sink_batch": f"bare/{start}"})
         batches.append(tables)
     writer = Writer(client, "bare")
     columnar = [{t: ([[r.get(c) for r in rows] for c in writer.columns(t)], writer.columns(t)) for t, rows in b.items()}

@@ -92,7 +92,8 @@ def run_local(traffic_rate: float = 5.0, desk_simulator: bool = True) -> int:
         services.append(Service("traffic", ["traffic", "--url", gateway_url, "--rate", str(traffic_rate)]))
     if desk_simulator:
         services.append(Service("desk", ["desk"]))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The sample traffic simulates many customers from loopback with X-Forwarded-For.
+    env = {"INTAKE_GATEWAY_TRUSTED_PROXIES": '["127.0.0.1/32"]', **os.environ, "PYTHONUNBUFFERED": "1"}
     stopping = False
 
     def stop_all(*_: object) -> None:

@@ -11,3 +11,4 @@ ERRORS = Counter("intake_sink_errors_total", "Errors by kind (insert, plan, comm
 DEAD_LETTERS = Counter("intake_sink_poison_records_total", "Records the sink could not use, stored as dead letters", ["topic"])
 LAG = Gauge("intake_sink_lag_records", "High watermark minus committed offset", ["topic", "partition"])
 BACKEND_UP = Gauge("intake_sink_backend_up", "1 while the last ClickHouse write succeeded")
+DUPLICATES = Counter("intake_sink_duplicate_contacts_total", "Routed events for a contact already stored (upstream re-emits), not stored again")

@@ -74,6 +74,8 @@ class Writer:
 
     def write(self, token: str, rows: dict[str, list[Row]]) -> int:
         """Insert each table's rows as one columnar block under the batch's token."""
+        if rows.get("contacts"):
+            rows = self._first_sightings(token, rows)
         written = 0
         for table, table_rows in rows.items():
             if not table_rows:
@@ -86,3 +88,28 @@ class Writer:
             metrics.ROWS_WRITTEN.labels(table).inc(len(table_rows))
             written += len(table_rows)
         return written
+
+    def _first_sightings(self, token: str, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
+        """Drop contacts already stored by an earlier batch (or earlier in this one): one row per contact.
+
+        Rows stored under this same token do not count, so a replay after a crash filters
+        exactly as the first attempt did and its blocks get the same deduplication ids.
+        """
+        ids = list({row["event_id"] for row in rows["contacts"]})
+        self.fault.before_insert()
+        stored = {r[0] for r in self.client.query(
+            "SELECT DISTINCT event_id FROM contacts WHERE event_id IN {ids:Array(String)} AND sink_batch != {t:String}",
+            parameters={"ids": ids, "t": token}).result_rows}
+        seen: set[str] = set()
+        keep: dict[str, list[Row]] = {}
+        for table in ("contacts", "contact_text"):
+            seen.clear()
+            kept = []
+            for row in rows.get(table, []):
+                if row["event_id"] in stored or row["event_id"] in seen:
+                    continue
+                seen.add(row["event_id"])
+                kept.append({**row, "sink_batch": token} if table == "contacts" else row)
+            keep[table] = kept
+        metrics.DUPLICATES.inc(len(rows["contacts"]) - len(keep["contacts"]))
+        return {**rows, **keep}

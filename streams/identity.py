@@ -20,7 +20,13 @@ topic keyed by identifier:
 Union by smallest key keeps every forward pointer pointing at a strictly smaller key, so
 concurrent merges on different partitions can never form a cycle, and every walk ends.
 Keys are hashes, not phone numbers or addresses: no personal data in keys, case ids or
-changelog keys. Auto-replies and bounces resolve read-only: they never link identities.
+changelog keys. Auto-replies and bounces skip the walk: they go straight to the key derived
+from their first identifier (following forward pointers from there), so they never link
+identities and an exact re-delivery always lands where the first copy was recorded.
+
+Exact re-deliveries are recognised at the customer (``seen`` contact ids in its state): a
+re-delivered message contact carries the same identifiers, whose table entries only ever
+move to keys merged with the one that recorded it, so it always reaches that record.
 """
 from __future__ import annotations
 
@@ -66,25 +72,18 @@ class Walk:
     todo: list[tuple[str, str]]
     candidates: list[str] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
-    readonly: bool = False
-    fallback: str | None = None   # read-only walks: the key to use when no identifier is known
 
     def encode(self) -> bytes:
-        return orjson.dumps({"todo": self.todo, "candidates": self.candidates, "why": self.why, "ro": self.readonly,
-                             "fb": self.fallback})
+        return orjson.dumps({"todo": self.todo, "candidates": self.candidates, "why": self.why})
 
     @classmethod
     def decode(cls, raw: bytes) -> Walk:
         d = orjson.loads(raw)
-        return cls([tuple(t) for t in d["todo"]], d["candidates"], d["why"], d["ro"], d["fb"])
+        return cls([tuple(t) for t in d["todo"]], d["candidates"], d["why"])
 
     def step(self, known: str | None) -> str | None:
         """Visit ``todo[0]`` whose table value is ``known``; returns the value to write there, if any."""
         ident, kind = self.todo.pop(0)
-        if known is None and self.readonly:
-            self.fallback = self.fallback or customer_key_for(ident)
-            self.why.append(f"{kind} unknown")
-            return None
         if known is None:
             first = not self.candidates
             if first:
@@ -95,12 +94,10 @@ class Walk:
             self.candidates.append(known)
         self.why.append(f"{kind} known as {known}")
         root = min(self.candidates)
-        return root if root < known and not self.readonly else None
+        return root if root < known else None
 
     def route(self) -> tuple[str, list[str]]:
         """(root, keys to merge into it) once every identifier was visited."""
-        if self.readonly:
-            return (min(self.candidates) if self.candidates else self.fallback or ""), []
         root = min(self.candidates)
         return root, sorted(set(self.candidates) - {root})
 
@@ -187,9 +184,10 @@ def first_hop(raw: bytes) -> tuple[bool, bytes, bytes]:
     """
     event = ContactEvent.decode(raw)
     ids = identifiers(event.data.customer)
+    if ids and event.data.kind == ContactKind.MESSAGE:
+        return True, ids[0][0].encode(), Walk(ids).encode() + b"\n" + raw
     if ids:
-        walk = Walk(ids, readonly=event.data.kind != ContactKind.MESSAGE)
-        return True, ids[0][0].encode(), walk.encode() + b"\n" + raw
-    key = anonymous_key(event.dedup_key)
-    merge = Merge(key, key, [], [], "identity: no identifier, anonymous customer")
-    return False, key.encode(), b"C" + merge.encode() + b"\n" + raw
+        key, why = customer_key_for(ids[0][0]), f"identity: {event.data.kind.value}, {ids[0][1]} only, never linked"
+    else:
+        key, why = anonymous_key(event.dedup_key), "identity: no identifier, anonymous customer"
+    return False, key.encode(), b"C" + Merge(key, key, [], [], why).encode() + b"\n" + raw

@@ -52,8 +52,9 @@ class Decider:
             return Outcome(RoutedContact(
                 contact_id=event.id, contact=contact, customer_key=customer_key, case_id="",
                 dedup=DedupVerdict.NOT_A_CONTACT, dedup_reason=f"{contact.kind.value}: recorded, opens no case",
-                category="other", routing_reason="not routed: not a customer contact", rules_version=self.version,
-                upsell_reason="not a customer contact"))
+                category="other", priority=5, priority_reason="not a customer contact: lowest priority",
+                routing_reason="not routed: not a customer contact", upsell_reason="not a customer contact",
+                rules_version=self.version))
         c = self.classifier.classify(contact)
         segment, segment_reason = segment_of(contact, self.rules.routing, state.segment)
         if segment != self.rules.routing.default_segment:

@@ -4,8 +4,8 @@ ROUTED is keyed by customer and LIFECYCLE may come from any producer's partition
 both are first re-keyed by case id onto one internal topic (``<app id>-sla-commands``),
 produced by Faust's own (murmur2) partitioner; the case table (changelogged, see
 :mod:`streams.sla.tables`) uses the same function, so it lives on the same partition as
-the commands about its cases, and the timer can write it too. Value of a command: one kind byte (``R`` routed, ``L`` lifecycle)
-followed by the original event bytes.
+the commands about its cases, and the timer can write it too. Value of a command: one
+kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes.
 
 Ordering for at-least-once without loss: events are sent and acknowledged by Kafka
 *before* the case state is written, so a crash in between re-emits the same

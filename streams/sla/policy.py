@@ -55,7 +55,8 @@ class CalendarSpec(Strict):
     always_open: bool = Field(default=False, description="7x24: every second counts")
     timezone: str = "UTC"
     working_days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
-    hours: list[str] = Field(default_factory=lambda: ["09:00-18:00"], description="local HH:MM-HH:MM; 24:00 ends the day")
+    hours: list[str] = Field(default_factory=lambda: ["09:00-18:00"],
+                             description="local HH:MM-HH:MM; 24:00 ends the day")
     holidays_country: str | None = Field(default=None, description="ISO country for the `holidays` library, e.g. CN")
     holidays_subdiv: str | None = None
     holidays: list[date] = Field(default_factory=list, description="extra closed dates")
@@ -198,7 +199,8 @@ class SlaPolicy(Strict):
     clocks: dict[str, ClockSpec]
     pause_on: list[str] = Field(default_factory=lambda: ["waiting_on_customer"])
     resume_on: list[str] = Field(default_factory=lambda: ["customer_replied", "repeat", "follow_up", "thread_reply"])
-    segment_factors: dict[str, float] = Field(default_factory=dict, description="target multiplier per segment (VIP < 1)")
+    segment_factors: dict[str, float] = Field(default_factory=dict,
+                                              description="target multiplier per segment (VIP < 1)")
     escalation: Escalation = Field(default_factory=Escalation)
     rules: list[Rule]
     alerts: Alerts = Field(default_factory=Alerts)

@@ -2,34 +2,36 @@
 
 Times are UTC epoch seconds. A clock is *open* while it is running, paused or breached
 (a breached clock stays open until the stopping event arrives, which is then recorded as
-``stopped_late``, not lost).
+``stopped_late``, not lost). Plain slotted dataclasses encoded with orjson: the table only
+ever holds what this module wrote, so it needs no validation on the hot path of the timer.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+
+import orjson
 
 OPEN_STATES = frozenset({"running", "paused", "breached"})
 #: Envelope ids remembered per case, so a redelivered command is a no-op.
 SEEN_LIMIT = 16
 
 
-class ClockState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(slots=True)
+class ClockState:
     clock: str
-    cycle: int = 1
-    target: float = Field(description="business seconds")
+    target: float                 # business seconds
     calendar: str
     rule: str
+    started_at: float
+    deadline: float               # projected breach instant as of the last start or resume
+    cycle: int = 1
     warn_at: tuple[float, ...] = ()
     status: str = "running"
-    started_at: float
-    running_since: float | None = Field(default=None, description="start of the current running stretch")
-    elapsed: float = Field(default=0.0, description="business seconds used before running_since")
-    fired: float = Field(default=0.0, description="highest fraction already announced (1.0 = breached)")
-    due: float | None = Field(default=None, description="instant of the next warning or breach")
+    running_since: float | None = None  # start of the current running stretch
+    elapsed: float = 0.0          # business seconds used before running_since
+    fired: float = 0.0            # highest fraction already announced (1.0 = breached)
+    due: float | None = None      # instant of the next warning or breach
     due_fraction: float | None = None
-    deadline: float = Field(description="projected breach instant as of the last start or resume")
     pauses: int = 0
 
     @property
@@ -37,9 +39,8 @@ class ClockState(BaseModel):
         return self.status in OPEN_STATES
 
 
-class CaseState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(slots=True)
+class CaseState:
     case_id: str
     channel: str = ""
     category: str = "other"
@@ -49,8 +50,8 @@ class CaseState(BaseModel):
     queue: str = "general"
     tier: int = 1
     waiting: bool = False
-    clocks: dict[str, ClockState] = Field(default_factory=dict)
-    seen: list[str] = Field(default_factory=list)
+    clocks: dict[str, ClockState] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
 
     def attrs(self) -> dict[str, object]:
         return {"channel": self.channel, "category": self.category, "phase": self.phase,
@@ -65,8 +66,14 @@ class CaseState(BaseModel):
         return True
 
     def encode(self) -> bytes:
-        return self.model_dump_json().encode()
+        return orjson.dumps(self)
 
     @classmethod
     def decode(cls, raw: bytes) -> CaseState:
-        return cls.model_validate_json(raw)
+        data = orjson.loads(raw)
+        clocks = data.pop("clocks")
+        state = cls(**data)
+        for name, clock in clocks.items():
+            clock["warn_at"] = tuple(clock["warn_at"])
+            state.clocks[name] = ClockState(**clock)
+        return state

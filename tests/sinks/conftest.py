@@ -49,13 +49,14 @@ def count(ch: Client) -> Callable[[str], int]:
 def _drop_topics_afterwards(request: pytest.FixtureRequest):
     """Delete this test's prefixed topics when it is done: the shared broker's heap holds the
     metadata of every partition ever created, and tests create 30 per prefix."""
-    yield
     if "kafka_settings" not in request.fixturenames:
+        yield
         return
     from confluent_kafka.admin import AdminClient
 
     from schemas.topics import CATALOG
-    settings = request.getfixturevalue("kafka_settings")
+    settings = request.getfixturevalue("kafka_settings")  # set up first, so torn down after us
+    yield
     futures = AdminClient(settings.confluent()).delete_topics([settings.topic(s) for s in CATALOG], operation_timeout=30)
     for future in futures.values():
         try:

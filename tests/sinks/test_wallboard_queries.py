@@ -89,4 +89,25 @@ def test_replayed_batch_is_stored_once(ch: Client, sink_settings: SinkSettings, 
     write(ch, sink_settings, events)  # same batches, same tokens: a crash replay
     after = {t: count(f"SELECT count() FROM {t}") for t in before}
     assert after == before
-    assert before["contacts"] == sum(isinstance(e, RoutedContactEvent) for e in events)
+    routed = [e for e in events if isinstance(e, RoutedContactEvent)]
+    assert before["contacts"] == len({e.data.contact_id for e in routed}) < len(routed)  # re-emits stored once
+
+
+def test_contact_routed_again_in_a_later_batch_is_stored_once(ch: Client, sink_settings: SinkSettings, count) -> None:
+    protect = Protector(sink_settings.pii_policy, sink_settings.pii_key.get_secret_value())
+    writer = Writer(ch, sink_settings.group_id)
+    a, b = (generate(cases=3, seed=s).of(RoutedContactEvent) for s in (21, 22))
+
+    def batch(events: list) -> dict:
+        tables: dict[str, list] = {}
+        for event in events:
+            for table, row in BUILDERS[by_event_type()[event.type]](event.encode(), protect):
+                tables.setdefault(table, []).append(row)
+        return tables
+
+    writer.write("t/0/0-9", batch(a))
+    writer.write("t/0/10-19", batch(b + a[:2]))  # an agent re-emitted two of batch one's contacts
+    writer.write("t/0/10-19", batch(b + a[:2]))  # and the sink crashed before committing: same batch again
+    distinct = len({e.data.contact_id for e in a + b})
+    assert count("SELECT count() FROM contacts") == distinct == count("SELECT uniqExact(event_id) FROM contacts")
+    assert count("SELECT count() FROM contact_text") == distinct

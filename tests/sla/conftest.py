@@ -25,7 +25,7 @@ from schemas.topics import ALERTS, DEADLETTER, ESCALATIONS, SLA, TopicSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT_POLICY = Path(__file__).with_name("short-clocks.yaml")
-WORKER_CODE = os.environ.get("INTAKE_TEST_SLA_WORKER_CODE", "from streams.worker import main; main()")
+WORKER_CODE = "from streams.worker import main; main()"
 
 
 def free_port() -> int:
@@ -68,6 +68,7 @@ class Worker:
                "INTAKE_STREAMS_SLA_POLICY": str(self.policy),
                # a SIGKILLed member is dropped from the group after this, not after Faust's 60 s default
                "BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
+        self.tmp.mkdir(parents=True, exist_ok=True)
         log = open(self.tmp / f"worker-{self.runs}.log", "wb")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen([sys.executable, "-c", WORKER_CODE], cwd=REPO, env=env, stdout=log,
                                      stderr=subprocess.STDOUT)

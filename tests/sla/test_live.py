@@ -55,6 +55,23 @@ def test_warnings_then_breach_fire_on_time_and_escalate(live: Live) -> None:
     assert live.worker.metric("intake_sla_breach_detection_lag_seconds_count") >= 1
 
 
+def test_next_response_and_resolution_clocks_warn_then_breach(live: Live) -> None:
+    # webform in queue "slow": first response 4 s, next response 4 s, resolution 6 s
+    case_id, start = new_case(live, channel="webform", queue="slow")
+    live.feeder.send(LIFECYCLE, case_id, lifecycle(case_id, "first_response", start + 0.2))
+    live.feeder.send(LIFECYCLE, case_id, lifecycle(case_id, "customer_replied", start + 0.5))
+    wait_for(lambda: "breached" in statuses(live, case_id, "next_response")
+             and "breached" in statuses(live, case_id, "resolution"), 30, "both breaches")
+    assert statuses(live, case_id, "first_response") == ["started", "met"]
+    for clock, began, target in (("next_response", start + 0.5, 4.0), ("resolution", start, 6.0)):
+        events = sla_of(live, case_id, clock)
+        assert [(d.status.value, d.fraction) for d, _ in events] == [
+            ("started", None), ("warning", 0.5), ("warning", 0.75), ("breached", None)]
+        for data, arrived in events[1:]:
+            assert data.at.timestamp() == pytest.approx(began + target * (data.fraction or 1.0), abs=0.01)
+            assert arrived >= data.at.timestamp()
+
+
 def test_first_response_stops_the_clock(live: Live) -> None:
     case_id, start = new_case(live)
     live.feeder.send(LIFECYCLE, case_id, lifecycle(case_id, "first_response", start + 0.3))
@@ -105,3 +122,12 @@ def test_breach_spike_fires_one_alert_then_resolves(live: Live) -> None:
     other, _ = new_case(live)
     wait_for(lambda: "breached" in statuses(live, other), 30, "a breach on another queue")
     assert len(alerts()) == 2
+
+
+def test_unreadable_input_is_dead_lettered_with_its_cause(live: Live) -> None:
+    live.feeder.producer.produce(live.kafka.topic(ROUTED), key=b"cust-x", value=b'{"not": "a routed event"}')
+    live.feeder.producer.flush(10)
+    [(letter, _)] = wait_for(lambda: live.out.select(
+        "deadletter.v1", lambda e: e.data.stage == "agent:sla_rekey_routed"), 30, "the dead letter")
+    assert letter.data.error_type == "ValidationError" and "data" in letter.data.cause
+    assert letter.data.payload == '{"not": "a routed event"}'

@@ -146,14 +146,15 @@ def test_identifiers_are_hashed_and_ordered() -> None:
     assert same[0] == ids[2]
 
 
-def test_bounce_never_links_identities() -> None:
+def test_bounces_never_link_identities() -> None:
     p = Pipeline()
     a = contact("email", "e1", "hello", 0, email="a@example.cn")
     bounce = contact("email", "b1", "Delivery failed", 1, email="a@example.cn", phone=PHONES[1], kind="bounce")
     b = contact("sms", "s1", "hi", 2, phone=PHONES[1])
-    for e in (a, bounce, b):
+    auto = contact("email", "r1", "I am out of office", 3, email="a@example.cn", kind="auto_reply")
+    for e in (a, bounce, b, auto, bounce):
         p.ingest(e)
         while p.inflight:
             p.step(0)
     assert p.find(p.routed[a.id]) != p.find(p.routed[b.id])
-    assert p.find(p.routed[bounce.id]) == p.find(p.routed[a.id])
+    assert p.find(p.routed[auto.id]) == p.find(p.routed[a.id])

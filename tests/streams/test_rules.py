@@ -1,7 +1,10 @@
 """Rules files: the shipped ones load; a wrong one is refused naming the file and line."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,12 @@ def test_number_where_keyword_text_expected(rules_copy: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="taxonomy.yaml: cannot read rules file"):
         load_rule_files(tmp_path)
+
+
+def test_worker_refuses_to_start_on_a_bad_rules_file(rules_copy: Path) -> None:
+    line = _edit(rules_copy / "upsell.yaml", "min_score: 0.5", "min_score: high")
+    env = {**os.environ, "INTAKE_STREAMS_RULES_DIR": str(rules_copy), "INTAKE_STREAMS_WEB_ENABLED": "false"}
+    proc = subprocess.run([sys.executable, "-c", "from streams.worker import main; main()"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"upsell.yaml:{line}: min_score: Input should be a valid number" in proc.stderr

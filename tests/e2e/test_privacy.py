@@ -1,0 +1,57 @@
+"""Personal data: planted phone numbers and emails appear neither in service logs nor, verbatim,
+in any ClickHouse table (identifiers are masked or hashed by the sink's PII policy)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from .conftest import REPO, Pipeline, wait_for
+
+pytestmark = pytest.mark.kafka
+
+SCAN = """
+import sys
+from sinks.clickhouse import connect
+from sinks.settings import SinkSettings
+s = SinkSettings()
+c = connect(s.dsn, s.database)
+hits = []
+for (table,) in c.query("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'").result_rows:
+    for needle in sys.argv[1:]:
+        n = c.query(f"SELECT count() FROM `{table}` WHERE positionCaseInsensitive(formatRowNoNewline('TSV', *), {{n:String}}) > 0",
+                    parameters={"n": needle}).result_rows[0][0]
+        if n:
+            hits.append(f"{table}:{needle}:{n}")
+print(" ".join(hits))
+"""
+
+
+def test_planted_identifiers_are_not_stored_or_logged_in_clear(pipeline: Pipeline) -> None:
+    phone_local = f"139{uuid.uuid4().int % 10**8:08d}"
+    email = f"planted.{uuid.uuid4().hex[:8]}@example.com"
+    form = {"submission_id": f"pii-{uuid.uuid4().hex}", "email": email, "phone": f"+86 {phone_local}",
+            "name": "张三", "message": "请回电话 please call me back about my order"}
+    response = httpx.post(f"{pipeline.gateway_url}/webform", json=form, timeout=15)
+    assert response.status_code == 202, response.text
+    event_id = response.json()["event_id"]
+
+    def stored() -> bool:
+        return httpx.get(f"{pipeline.wallboard_url}/api/contacts/{event_id}", timeout=5,
+                         headers={"Authorization": f"Bearer {pipeline.api_token}"}).status_code == 200
+    wait_for(stored, timeout=60, message="the contact stored")
+
+    pipeline.stop("sink")  # chdb: one process per directory
+    scan = subprocess.run([sys.executable, "-c", SCAN, event_id, phone_local, email], cwd=REPO, env=pipeline.env,
+                          capture_output=True, text=True, timeout=120)
+    pipeline.start("sink")
+    assert scan.returncode == 0, scan.stderr
+    hits = scan.stdout.split()
+    assert f"contacts:{event_id}:1" in hits, "the scan must find what is there (control)"
+    assert not [h for h in hits if event_id not in h], f"identifiers stored in clear: {hits}"
+    for service in ("gateway", "worker", "sink"):
+        log = (pipeline.root / f"{service}.log").read_text(errors="replace")
+        assert phone_local not in log and email not in log, f"{service} logged personal data"
