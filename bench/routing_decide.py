@@ -1,7 +1,7 @@
 """Routing decisions per second, in-process: the CPU cost of the routing agents per contact.
 
-Runs what the three routing hops do per contact, without Kafka: decode the contact,
-the identity walk step, the customer-state decode/encode and ``Decider.decide``
+Runs what the routing hops do per contact, without Kafka: decode the contact, the
+identity walk step, the customer-state decode/encode and ``Decider.decide``
 (classification, priority, routing, case matching, upsell), then encodes the routed event.
 The target for a worker is 20,000 contacts/s; on a live worker add Kafka I/O.
 
@@ -51,15 +51,14 @@ def run() -> dict[str, float | str]:
     stored: dict[str, bytes] = {}
     began = time.perf_counter()
     for raw in raws:
-        _to_identity, _key, value = first_hop(raw)
-        header, _, payload = value.partition(b"\n")
+        key, value = first_hop(raw)
+        header, _, payload = value[1:].partition(b"\n")
         walk = Walk.decode(header)
-        walk.step(None)
-        key, _merges = walk.route()
-        state = CustomerState.decode(stored.get(key))
+        state = CustomerState.decode(stored.get(walk.key))
+        walk.hop(state)
         event = ContactEvent.decode(payload)
-        outcome = decider.decide(event, key, state, walk.reason())
-        stored[key] = state.encode()
+        outcome = decider.decide(event, walk.target, state, walk.reason())
+        stored[walk.target] = state.encode()
         assert outcome.routed is not None
         RoutedContactEvent(id=event.id, source="/bench", data=outcome.routed).encode()
     elapsed = time.perf_counter() - began

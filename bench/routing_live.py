@@ -3,7 +3,7 @@
 Pre-loads N contacts (2,000 customers, mixed zh/en texts) onto a fresh CONTACTS topic, starts
 one stream worker (the whole worker: routing plus the SLA agents that consume ROUTED) and
 measures how fast ROUTED fills, from the first routed event to the last. Each contact takes
-three hops (ingress, identity, customer), so this includes Kafka I/O for all of them.
+two hops (ingress, customer), so this includes Kafka I/O for both.
 
     .venv/bin/python -m bench routing_live
 """
@@ -53,7 +53,7 @@ def run() -> dict[str, float | str]:
     if first_at is None or count < N:
         return {"error": f"only {count} of {N} contacts routed within the deadline"}
     rate = (count - first_count) / max(done_at - first_at, 1e-3)
-    print(f"{count} routed; {rate:,.0f} contacts/s through one worker (3 hops each)")
+    print(f"{count} routed; {rate:,.0f} contacts/s through one worker")
     return {"contacts": N, "routed_per_second": round(rate), "target_per_worker": 20_000,
             "ratio_to_target": round(rate / 20_000, 3)}
 

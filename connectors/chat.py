@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas import Attachment, Channel, Contact, Identifiers
 
 from .accept import accept_or_dead_letter, raw_payload
-from .bodies import JSON, parse_json_object, require_media_type
+from .bodies import JSON, documented, parse_json_object, require_media_type
 from .identifiers import e164, email, handle
 from .metrics import RECEIVED
 from .settings import GatewaySettings
@@ -85,7 +85,7 @@ def _contact(fields: dict, received_at: datetime) -> Contact:
     )
 
 
-@router.post("/messages", status_code=202)
+@router.post("/messages", status_code=202, openapi_extra=documented(ChatMessage))
 async def message(request: Request) -> JSONResponse:
     RECEIVED.labels(CHANNEL).inc()
     settings: GatewaySettings = request.app.state.settings

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from schemas import Channel, Contact, Identifiers
 
 from .accept import accept_or_dead_letter, raw_payload
-from .bodies import FORM, JSON, parse_form, parse_json_object, require_media_type
+from .bodies import FORM, JSON, documented, parse_form, parse_json_object, require_media_type
 from .errors import Rejected
 from .identifiers import e164, email
 from .metrics import RECEIVED, REJECTED
@@ -104,7 +104,7 @@ def _contact(form: WebForm, received_at: datetime, zone: str) -> Contact:
     )
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, openapi_extra=documented(WebForm, JSON, FORM))
 async def submit(request: Request) -> JSONResponse:
     """Accept a JSON or form-encoded submission; 202 with the event id once Kafka has it."""
     RECEIVED.labels(CHANNEL).inc()

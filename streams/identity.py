@@ -1,37 +1,38 @@
-"""Customer identity across channels: a union-find spread over partitioned tables.
+"""Customer identity across channels: a union-find over the customer-keyed table.
 
 Why this design: a contact may carry several identifiers (phone, email, handle, customer
-number, order numbers) that live on different partitions, and Faust tables only see
-their own partition. So resolution is a walk, one hop per identifier, over an internal
-topic keyed by identifier:
+number, order numbers) and Faust tables only see their own partition, so no agent can look
+all of them up at once. Instead every identifier *is* a node of the union-find: its node
+key is derived from it (``cus-<blake2b of kind:value>``) and lives in the customer table
+(``streams.routing.customers``) on the partition of that key. No identifier index is needed.
 
-1. ``identity`` hops (table: identifier hash -> customer key, keyed by identifier). Each
-   hop reads its identifier's key and adds it to the contact's candidate set; a new
-   identifier is written pointing at the smallest candidate so far (or its own derived
-   key ``cus-<hash>`` when it is the first). Known identifiers are re-pointed at a smaller
-   candidate when one is known (path compression).
-2. The smallest candidate is the **root**; every other candidate must be merged into it.
-   That happens on the customer-keyed case table (see :mod:`streams.routing`): the contact
-   visits each other candidate's partition, takes that customer's whole state along and
-   leaves a ``forward`` pointer to the root, then lands on the root's partition, which
-   absorbs what was carried and decides the contact. Any later message that reaches a
-   forwarded key just follows the pointer (lifecycle events of old case ids included).
+* A contact's candidates are the node keys of its identifiers. The smallest is the
+  **target**; the contact visits every other candidate's partition first, largest key
+  first (internal topic keyed by customer key), takes that customer's whole state along and
+  leaves a ``forward`` pointer to the key it goes to next (the union), then lands on the
+  target, which absorbs what was carried and decides the contact against all of the
+  customer's cases.
+* A key that already has a forward pointer was merged earlier: the contact follows it
+  (the find), as do lifecycle and escalation events for case ids issued under that key.
+  A message that follows a fresh pointer travels the merging contact's route behind it
+  (Kafka keeps order per partition), so it can never reach the root before the state the
+  merging contact carries.
+* Every hop goes to a strictly smaller key, so pointers can never form a cycle, even
+  with merges decided concurrently on different partitions, and every walk ends.
 
-Union by smallest key keeps every forward pointer pointing at a strictly smaller key, so
-concurrent merges on different partitions can never form a cycle, and every walk ends.
+A contact with one known identifier costs one hop (plus one per forward pointer on its way).
 Keys are hashes, not phone numbers or addresses: no personal data in keys, case ids or
-changelog keys. Auto-replies and bounces skip the walk: they go straight to the key derived
-from their first identifier (following forward pointers from there), so they never link
-identities and an exact re-delivery always lands where the first copy was recorded.
+changelog keys. Auto-replies and bounces never merge: they go to their first identifier's
+node and follow its pointers.
 
 Exact re-deliveries are recognised at the customer (``seen`` contact ids in its state): a
-re-delivered message contact carries the same identifiers, whose table entries only ever
-move to keys merged with the one that recorded it, so it always reaches that record.
+re-delivery carries the same identifiers, hence the same nodes, whose pointers only ever
+lead to the root that absorbed the record of the first delivery.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
@@ -44,150 +45,101 @@ def _hash(identifier: str) -> str:
     return hashlib.blake2b(identifier.encode(), digest_size=8).hexdigest()
 
 
-def customer_key_for(identifier_hash: str) -> str:
-    return f"cus-{identifier_hash}"
-
-
-def identifiers(customer: Identifiers) -> list[tuple[str, str]]:
-    """(hash, kind) of every identifier, strongest first; the order fixes the walk."""
+def node_keys(customer: Identifiers) -> list[tuple[str, str]]:
+    """(customer key, identifier kind) of every identifier, strongest first."""
     found: list[tuple[str, str]] = []
     for kind, value in (("customer_number", customer.customer_number), ("phone", customer.phone),
                         ("email", customer.email and customer.email.strip().lower()), ("handle", customer.handle)):
         if value:
-            found.append((_hash(f"{kind}:{value}"), kind))
+            found.append((f"cus-{_hash(f'{kind}:{value}')}", kind))
     for order in dict.fromkeys(o.strip().lower() for o in customer.order_numbers if o.strip()):
-        found.append((_hash(f"order:{order}"), "order"))
+        found.append((f"cus-{_hash(f'order:{order}')}", "order"))
     return list(dict.fromkeys(found))
 
 
 def anonymous_key(dedup_key: str) -> str:
     """A contact without any identifier is its own customer."""
-    return customer_key_for(_hash(f"anonymous:{dedup_key}"))
+    return f"cus-{_hash(f'anonymous:{dedup_key}')}"
 
 
 @dataclass(slots=True)
 class Walk:
-    """The state a contact carries through the identity hops."""
-
-    todo: list[tuple[str, str]]
-    candidates: list[str] = field(default_factory=list)
-    why: list[str] = field(default_factory=list)
-
-    def encode(self) -> bytes:
-        return orjson.dumps({"todo": self.todo, "candidates": self.candidates, "why": self.why})
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Walk:
-        d = orjson.loads(raw)
-        return cls([tuple(t) for t in d["todo"]], d["candidates"], d["why"])
-
-    def step(self, known: str | None) -> str | None:
-        """Visit ``todo[0]`` whose table value is ``known``; returns the value to write there, if any."""
-        ident, kind = self.todo.pop(0)
-        if known is None:
-            first = not self.candidates
-            if first:
-                self.candidates.append(customer_key_for(ident))
-            self.why.append(f"{kind} new" if first else f"{kind} new, linked")
-            return min(self.candidates)
-        if known not in self.candidates:
-            self.candidates.append(known)
-        self.why.append(f"{kind} known as {known}")
-        root = min(self.candidates)
-        return root if root < known else None
-
-    def route(self) -> tuple[str, list[str]]:
-        """(root, keys to merge into it) once every identifier was visited."""
-        root = min(self.candidates)
-        return root, sorted(set(self.candidates) - {root})
-
-    def reason(self) -> str:
-        return "identity: " + ", ".join(self.why)
-
-
-@dataclass(slots=True)
-class Merge:
-    """What a contact carries on the case topic: where it must end up and what it picks up on the way."""
+    """What a contact carries on the customer topic: where it ends up and what it picks up."""
 
     key: str                      # the customer key this message is addressed to
     target: str                   # the root it will be decided at
     pending: list[str]            # keys still to merge into the root
     carried: list[bytes]          # customer states picked up from merged keys (encoded)
-    why: str
+    why: list[str]
 
     def encode(self) -> bytes:
         return orjson.dumps({"key": self.key, "target": self.target, "pending": self.pending,
                              "carried": [c.decode() for c in self.carried], "why": self.why})
 
     @classmethod
-    def decode(cls, raw: bytes) -> Merge:
+    def decode(cls, raw: bytes) -> Walk:
         d = orjson.loads(raw)
         return cls(d["key"], d["target"], d["pending"], [c.encode() for c in d["carried"]], d["why"])
 
+    @classmethod
+    def start(cls, keys: list[str], why: list[str]) -> Walk:
+        walk = cls("", "", [], [], why)
+        walk._route(set(keys))
+        walk.key = walk.next_key()
+        return walk
+
     def next_key(self) -> str:
-        """Visit the keys to merge first, the root last."""
+        """Keys to merge first, largest first, the root last: every hop goes to a smaller key."""
         return self.pending[0] if self.pending else self.target
 
-    def follow(self, key: str, forward: str) -> None:
-        """``key`` was merged into ``forward`` earlier: go there instead."""
-        if key == self.target:
-            self.target = forward
-        self.pending = [p for p in self.pending if p != key]
-        self._add(forward)
+    def reason(self) -> str:
+        return "identity: " + ", ".join(self.why)
 
-    def _add(self, key: str) -> None:
-        if key < self.target:
-            self.pending.append(self.target)
-            self.target = key
-        elif key != self.target and key not in self.pending:
-            self.pending.append(key)
-        self.pending = sorted(set(self.pending) - {self.target})
-        self.key = self.next_key()
+    def _route(self, keys: set[str]) -> None:
+        self.target = min(keys)
+        self.pending = sorted(keys - {self.target}, reverse=True)
 
-    def visit_root(self, key: str) -> bool:
-        """At a key without forward pointer; True when the contact should be decided here."""
-        if key == self.target:
+    def hop(self, state: CustomerState) -> tuple[bool, CustomerState | None]:
+        """Advance at ``self.key``, whose stored state is ``state`` (changed in place when it is a root).
+
+        Returns (decide here, state to store at this key instead, if any); when not deciding,
+        ``self.key`` is the next customer key to send the contact to. Messages that later
+        follow a pointer left here take the same route, behind this one (Kafka keeps order
+        per partition), so they never overtake the state this contact carries.
+        """
+        key = self.key
+        if state.forward is not None:  # find: this key was merged earlier
+            rest = set(self.pending) | {self.target}
+            rest.discard(key)
+            self._route(rest | {state.forward})
             self.key = self.next_key()
-            return not self.pending
-        if key < self.target:  # a smaller root turned up: it becomes the target
-            self._add(key)
-            return False
-        return False  # caller moves this key's state into ``carried`` and calls ``merged``
-
-    def merged(self, key: str, state: bytes) -> None:
-        self.carried.append(state)
-        self.pending = [p for p in self.pending if p != key]
-        self.key = self.next_key()
-
-
-def customer_hop(merge: Merge, state: CustomerState) -> tuple[bool, CustomerState | None]:
-    """Advance a contact's walk at ``merge.key``, whose stored state is ``state``.
-
-    Returns (decide here, state to store at this key instead, if any); when not deciding,
-    ``merge.key`` is the next customer key to send the contact to.
-    """
-    key = merge.key
-    if state.forward is not None:
-        merge.follow(key, state.forward)
-        return False, None
-    if key > merge.target:  # merged into the target: carry this customer's memory along
-        merge.merged(key, state.encode())
-        return False, CustomerState(forward=merge.target)
-    return merge.visit_root(key), None
+            return False, None
+        if key > self.target:  # union: this customer joins the root, its memory travels along
+            self.carried.append(state.encode())
+            self.pending.remove(key)
+            self.why.append(f"merged {key}")
+            self.key = self.next_key()
+            return False, CustomerState(forward=self.key)
+        if key != self.target or self.pending:  # next_key() only sends here when nothing else is left
+            raise ValueError(f"walk reached root {key} out of turn (target {self.target}, pending {self.pending})")
+        for carried in self.carried:  # the target, reached last: it absorbs what was carried and decides
+            state.absorb(CustomerState.decode(carried))
+        self.carried = []
+        return True, None
 
 
-def first_hop(raw: bytes) -> tuple[bool, bytes, bytes]:
-    """Where a raw CONTACTS record goes first: (to the identity topic?, key, value).
+def first_hop(raw: bytes) -> tuple[bytes, bytes]:
+    """Key and value on the customer topic for a raw CONTACTS record.
 
     Raises (pydantic ValidationError, ValueError, TypeError) for anything that is not a
     valid ContactEvent; the caller dead-letters it with that cause.
     """
     event = ContactEvent.decode(raw)
-    ids = identifiers(event.data.customer)
-    if ids and event.data.kind == ContactKind.MESSAGE:
-        return True, ids[0][0].encode(), Walk(ids).encode() + b"\n" + raw
-    if ids:
-        key, why = customer_key_for(ids[0][0]), f"identity: {event.data.kind.value}, {ids[0][1]} only, never linked"
+    nodes = node_keys(event.data.customer)
+    if not nodes:
+        walk = Walk.start([anonymous_key(event.dedup_key)], ["no identifier, anonymous customer"])
+    elif event.data.kind != ContactKind.MESSAGE:
+        walk = Walk.start([nodes[0][0]], [f"{event.data.kind.value}: {nodes[0][1]} only, never linked"])
     else:
-        key, why = anonymous_key(event.dedup_key), "identity: no identifier, anonymous customer"
-    return False, key.encode(), b"C" + Merge(key, key, [], [], why).encode() + b"\n" + raw
+        walk = Walk.start([k for k, _kind in nodes], [f"{kind} {key}" for key, kind in nodes])
+    return walk.key.encode(), b"C" + walk.encode() + b"\n" + raw

@@ -1,27 +1,25 @@
-"""Faust wiring of contact routing: CONTACTS -> identity -> customer cases -> ROUTED, ESCALATIONS, UPSELL.
-
-Three hops, each on the partitioning its state needs (see :mod:`streams.identity` for why):
+"""Faust wiring of contact routing: CONTACTS -> customer cases -> ROUTED, ESCALATIONS, UPSELL.
 
 * ``route_ingress`` (CONTACTS, any producer's partitioner): decode, dead-letter what is
-  undecodable, start the identity walk keyed by the first identifier.
-* ``route_identity`` (``<app>-identity``, keyed by identifier hash): one hop per identifier
-  over the ``identities`` table, then hand over to the customer topic.
-* ``route_cases`` (``<app>-customers``, keyed by customer key): merges identities, then
-  decides the contact against the customer's cases (``customers`` table) with
+  undecodable, send the contact to the internal ``<app>-customers`` topic keyed by the
+  customer key of its strongest identifier.
+* ``route_cases`` (``<app>-customers``, keyed by customer key): the identity union-find
+  (:mod:`streams.identity`: follow forward pointers, merge the customers one contact links),
+  then the decision against the customer's cases (``customers`` table) with
   :class:`streams.decide.decider.Decider`; also applies lifecycle and escalation events,
   which ``route_lifecycle`` / ``route_escalations`` re-key from case id to customer key
   (case ids embed their customer key).
 
-Both internal topics are produced with Faust's murmur2 partitioner and the tables place
-keys with the same function (:mod:`streams.sla.tables`), so state and the messages about
-it share a partition even though batches mix keys. Per batch: decide against an
-in-memory overlay, send every output and wait for Kafka's acks, *then* write the tables;
-a crash in between re-runs the batch, and the per-customer ``seen`` ids turn the re-run
-contact into a counted re-delivery rather than a second routed event.
+The internal topic is produced with Faust's murmur2 partitioner and the table places keys
+with the same function (:mod:`streams.sla.tables`), so state and the messages about it share
+a partition even though batches mix keys. Per batch: decide against an in-memory overlay,
+send every output and wait for Kafka's acks, *then* write the table; a crash in between
+re-runs the batch, and the per-customer ``seen`` ids turn the re-run contact into a counted
+re-delivery rather than a second routed event.
 
-Value layout on the internal topics: one kind byte (``C`` contact, ``L`` lifecycle,
-``E`` escalation; none on the identity topic), a one-line JSON header, ``\\n``, the
-original event bytes, so the contact is never re-encoded on the way.
+Value layout on the internal topic: one kind byte (``C`` contact, ``L`` lifecycle,
+``E`` escalation), a one-line JSON header (at least ``{"key": ...}``), a newline, the original
+event bytes, so the contact is never re-encoded on the way.
 """
 from __future__ import annotations
 
@@ -44,7 +42,7 @@ from . import metrics
 from .app import app, settings, topic
 from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
-from .identity import Merge, Walk, customer_hop, first_hop
+from .identity import Walk, first_hop
 from .sla.metrics import DEAD_LETTERS, expose
 from .sla.tables import key_partitioned_table
 
@@ -61,11 +59,8 @@ escalations_topic = topic(ESCALATIONS)
 routed_topic = topic(ROUTED)
 upsell_topic = topic(UPSELL)
 deadletter_topic = topic(DEADLETTER)
-identity_topic = app.topic(f"{app.conf.id}-identity", internal=True, partitions=PARTITIONS,
-                           key_type=bytes, value_type=bytes)
 customer_topic = app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
                            key_type=bytes, value_type=bytes)
-identities = key_partitioned_table(app, "identities", PARTITIONS, help="identifier hash -> customer key (union-find)")
 customers = key_partitioned_table(app, "customers", PARTITIONS,
                                   help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
 expose(app)
@@ -95,39 +90,13 @@ async def route_ingress(stream):  # noqa: ANN001 - Faust stream
         pending = []
         for raw in batch:
             try:
-                to_identity, key, value = first_hop(raw)
+                key, value = first_hop(raw)
             except Exception as exc:  # noqa: BLE001 - anything undecodable is dead-lettered with its cause
                 pending.append(await dead_letter("route_ingress", raw, exc))
                 continue
-            pending.append(await (identity_topic if to_identity else customer_topic).send(key=key, value=value))
+            pending.append(await customer_topic.send(key=key, value=value))
         if pending:
             await asyncio.gather(*pending)
-
-
-@app.agent(identity_topic)
-async def route_identity(stream):  # noqa: ANN001
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-        overlay: dict[bytes, bytes] = {}
-        pending = []
-        for raw in batch:
-            header, payload = _split(raw)
-            walk = Walk.decode(header)
-            ident = walk.todo[0][0].encode()
-            known = overlay.get(ident) or identities.get(ident)
-            write = walk.step(known.decode() if known else None)
-            if write is not None:
-                overlay[ident] = write.encode()
-            if walk.todo:
-                pending.append(await identity_topic.send(key=walk.todo[0][0].encode(), value=walk.encode() + b"\n" + payload))
-                continue
-            root, merges = walk.route()
-            merge = Merge(root, root, merges, [], walk.reason())
-            merge.key = merge.next_key()
-            pending.append(await _to_customer(b"C", merge.key, merge.encode(), payload))
-        if pending:
-            await asyncio.gather(*pending)
-        for ident, key in overlay.items():
-            identities[ident] = key
 
 
 async def _publish(outcome: Outcome, case_id: str) -> list[Any]:
@@ -184,19 +153,17 @@ async def route_cases(stream):  # noqa: ANN001
 
 
 async def _contact(header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> list[Any]:
-    merge = Merge.decode(header)
-    key = merge.key
+    walk = Walk.decode(header)
+    key = walk.key
     state = state_of(key)
-    decide_here, replaced = customer_hop(merge, state)
+    decide_here, replaced = walk.hop(state)
     if replaced is not None:
         overlay[key] = replaced
         metrics.MERGES.inc()
     if not decide_here:
-        return [await _to_customer(b"C", merge.key, merge.encode(), payload)]
-    for carried in merge.carried:
-        state.absorb(CustomerState.decode(carried))
+        return [await _to_customer(b"C", walk.key, walk.encode(), payload)]
     event = ContactEvent.decode(payload)
-    outcome = decider.decide(event, key, state, merge.why)
+    outcome = decider.decide(event, key, state, walk.reason())
     if outcome.routed is None:
         metrics.REDELIVERIES.labels(event.data.channel.value).inc()
         return []

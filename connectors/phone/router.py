@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from schemas import RawPayload
 
 from ..accept import dead_letter, raw_payload
-from ..bodies import JSON, parse_json_object, require_media_type
+from ..bodies import JSON, documented, parse_json_object, require_media_type
 from ..metrics import RECEIVED
 from ..settings import GatewaySettings
 from ..signatures import HMAC_HEADER, verify_hmac
@@ -46,7 +46,7 @@ async def twilio_callback(request: Request) -> Response:
     return twiml()
 
 
-@router.post("/events", status_code=202)
+@router.post("/events", status_code=202, openapi_extra=documented(generic.GenericCallEvent))
 async def generic_event(request: Request) -> JSONResponse:
     """One event in the generic JSON format (docs/connectors/phone.md), signed with X-Intake-Signature-256."""
     RECEIVED.labels(CHANNEL).inc()

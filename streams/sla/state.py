@@ -66,7 +66,8 @@ class CaseState:
         return True
 
     def encode(self) -> bytes:
-        return orjson.dumps(self)
+        # copied: orjson over-allocates its output buffer, and 100k table values would keep ~8 KiB each
+        return bytes(memoryview(orjson.dumps(self)))
 
     @classmethod
     def decode(cls, raw: bytes) -> CaseState:

@@ -1,8 +1,8 @@
-"""Identity resolution as a union-find over partitioned tables, simulated hop by hop.
+"""Identity resolution as a union-find over the partitioned customer table, simulated hop by hop.
 
-The simulator runs the same pure steps as the agents (``first_hop``, ``Walk.step``,
-``customer_hop``, ``Decider.decide``) over in-memory tables, delivering in-flight messages
-in an order hypothesis chooses, which is harsher than Kafka (per-partition order).
+The simulator runs the same pure steps as the agents (``first_hop``, ``Walk.hop``,
+``Decider.decide``) over an in-memory table, delivering in-flight messages in an order
+hypothesis chooses, which is harsher than Kafka (order kept per partition).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from schemas.contact import ContactEvent
 from streams.decide.cases import CustomerState
 from streams.decide.decider import Decider
-from streams.identity import Merge, Walk, customer_hop, first_hop, identifiers
+from streams.identity import Walk, first_hop, node_keys
 
 from .builders import contact
 
@@ -22,48 +22,40 @@ EMAILS = ["a@example.cn", "b@example.com", "c@example.org"]
 
 
 class Pipeline:
+    """FIFO per customer key (Kafka: per partition), any interleaving across keys."""
+
     def __init__(self) -> None:
-        self.identities: dict[str, str] = {}
         self.customers: dict[str, bytes] = {}
-        self.inflight: list[tuple[str, bytes]] = []   # (topic, value)
-        self.routed: dict[str, str] = {}              # contact id -> customer key it was decided at
+        self.queues: dict[str, list[bytes]] = {}
+        self.routed: dict[str, str] = {}         # contact id -> customer key it was decided at
+
+    @property
+    def inflight(self) -> bool:
+        return any(self.queues.values())
+
+    def _send(self, key: str, value: bytes) -> None:
+        self.queues.setdefault(key, []).append(value)
 
     def ingest(self, event: ContactEvent) -> None:
-        to_identity, _key, value = first_hop(event.encode())
-        self.inflight.append(("identity" if to_identity else "customers", value))
+        key, value = first_hop(event.encode())
+        self._send(key.decode(), value)
 
     def step(self, index: int) -> None:
-        topic, value = self.inflight.pop(index % len(self.inflight))
-        if topic == "identity":
-            header, _, payload = value.partition(b"\n")
-            walk = Walk.decode(header)
-            ident = walk.todo[0][0]
-            write = walk.step(self.identities.get(ident))
-            if write is not None:
-                self.identities[ident] = write
-            if walk.todo:
-                self.inflight.append(("identity", walk.encode() + b"\n" + payload))
-            else:
-                root, merges = walk.route()
-                merge = Merge(root, root, merges, [], walk.reason())
-                merge.key = merge.next_key()
-                self.inflight.append(("customers", b"C" + merge.encode() + b"\n" + payload))
-            return
+        busy = sorted(k for k, q in self.queues.items() if q)
+        key = busy[index % len(busy)]
+        value = self.queues[key].pop(0)
         header, _, payload = value[1:].partition(b"\n")
-        merge = Merge.decode(header)
-        key = merge.key
-        raw = self.customers.get(key)
-        state = CustomerState.decode(raw)
-        decide_here, replaced = customer_hop(merge, state)
-        if replaced is not None:
-            self.customers[key] = replaced.encode()
+        walk = Walk.decode(header)
+        assert walk.key == key
+        state = CustomerState.decode(self.customers.get(key))
+        decide_here, replaced = walk.hop(state)
+        self.customers[key] = (replaced or state).encode()
         if not decide_here:
-            self.inflight.append(("customers", b"C" + merge.encode() + b"\n" + payload))
+            assert walk.key < key, "every hop goes to a smaller key"
+            self._send(walk.key, b"C" + walk.encode() + b"\n" + payload)
             return
-        for carried in merge.carried:
-            state.absorb(CustomerState.decode(carried))
         event = ContactEvent.decode(payload)
-        out = DECIDER.decide(event, key, state, merge.why)
+        out = DECIDER.decide(event, key, state, walk.reason())
         if out.routed is not None:
             assert event.id not in self.routed, "a contact was routed twice"
             self.routed[event.id] = key
@@ -138,12 +130,12 @@ def test_email_then_sms_linked_by_a_webform_with_both() -> None:
 
 
 def test_identifiers_are_hashed_and_ordered() -> None:
-    ids = identifiers(contact("sms", "x", "", phone=PHONES[0], email="A@Example.CN", customer_number="C1",
+    nodes = node_keys(contact("sms", "x", "", phone=PHONES[0], email="A@Example.CN", customer_number="C1",
                               order_numbers=["O1", "o1"]).data.customer)
-    assert [k for _h, k in ids] == ["customer_number", "phone", "email", "order"]
-    assert all(PHONES[0] not in h and len(h) == 16 for h, _k in ids)
-    same = identifiers(contact("sms", "y", "", email="a@example.cn").data.customer)
-    assert same[0] == ids[2]
+    assert [kind for _key, kind in nodes] == ["customer_number", "phone", "email", "order"]
+    assert all(PHONES[0] not in key and len(key) == len("cus-") + 16 for key, _kind in nodes)
+    same = node_keys(contact("sms", "y", "", email="a@example.cn").data.customer)
+    assert same[0] == nodes[2]
 
 
 def test_bounces_never_link_identities() -> None:

@@ -75,7 +75,7 @@ def test_first_hop_either_forwards_or_refuses(raw: bytes) -> None:
     except ValueError:
         event = None
     try:
-        to_identity, key, value = first_hop(raw)
+        key, value = first_hop(raw)
     except ValueError:  # pydantic ValidationError, bad UTF-8, wrong type: the agent dead-letters these
         assert event is None
         return
