@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -22,8 +23,10 @@ def discover() -> list[str]:
 
 def main(names: list[str]) -> int:
     names = names or discover()
-    results: dict[str, object] = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                  "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}}
+    out = HERE / "results" / "latest.json"
+    # figures of benchmarks not run this time stay, each with the time it was measured
+    results: dict[str, object] = json.loads(out.read_text()) if out.exists() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     for name in names:
         print(f"== {name}", flush=True)
         began = time.monotonic()
@@ -32,8 +35,9 @@ def main(names: list[str]) -> int:
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         figures["wall_seconds"] = round(time.monotonic() - began, 1)
+        figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results[name] = figures
-    out = HERE / "results" / "latest.json"
+    results.pop("started", None)
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{'benchmark':<22} {'figure':<40} value")

@@ -74,3 +74,9 @@ def topic_message_count(settings: KafkaSettings, topic: str) -> int:
         return total
     finally:
         consumer.close()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

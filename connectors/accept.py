@@ -11,6 +11,7 @@ import base64
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 
 from fastapi import FastAPI, Request
 
@@ -68,14 +69,30 @@ async def publish_once(pub: Publisher, deliveries: RecentDeliveries, contact: Co
                        source: str) -> tuple[str, bool]:
     """accept_contact without an HTTP request (SMTP, IMAP): returns (event id, duplicate?)."""
     event_id = contact_event_id(contact)
+    duplicates, seconds, published = _counters(contact.channel)
     if deliveries.seen(event_id):
-        DUPLICATES.labels(contact.channel).inc()
+        duplicates.inc()
         return event_id, True
-    with PUBLISH_SECONDS.labels(contact.channel).time():
+    began = perf_counter()
+    try:
         event: ContactEvent = await pub.publish_contact(contact, raw, source)
+    finally:
+        seconds.observe(perf_counter() - began)
     deliveries.add(event.id)
-    PUBLISHED.labels(contact.channel).inc()
+    published.inc()
     return event.id, False
+
+
+_COUNTERS: dict[str, tuple] = {}
+
+
+def _counters(channel: str) -> tuple:
+    """The channel's (duplicates, publish seconds, published) metric children, looked up once."""
+    found = _COUNTERS.get(channel)
+    if found is None:
+        found = _COUNTERS[channel] = (DUPLICATES.labels(channel), PUBLISH_SECONDS.labels(channel),
+                                      PUBLISHED.labels(channel))
+    return found
 
 
 def raw_payload(channel: str, provider: str, request: Request, body: bytes, received_at, headers: tuple[str, ...] = ()) -> RawPayload:  # noqa: ANN001
@@ -85,7 +102,10 @@ def raw_payload(channel: str, provider: str, request: Request, body: bytes, rece
     except UnicodeDecodeError:
         text, encoding = base64.b64encode(body).decode(), "base64"
     kept = {h: request.headers[h] for h in headers if h in request.headers}
-    return RawPayload(channel=channel, provider=provider, received_at=received_at, path=request.url.path,
+    path = request.scope["path"]
+    if "?" in path or "#" in path or "\\" in path:
+        path = request.url.path  # the escaped form, as before
+    return RawPayload(channel=channel, provider=provider, received_at=received_at, path=path,
                       content_type=request.headers.get("content-type"), headers=kept, body=text,
                       body_encoding=encoding)
 

@@ -9,13 +9,16 @@ the same event id and collapses downstream.
 from __future__ import annotations
 
 import asyncio
-import threading
+import time
+from collections import deque
 from collections.abc import Iterable
+from hashlib import sha1
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas import (DEADLETTER, RAW, Contact, ContactEvent, DeadLetter, DeadLetterEvent, Envelope, RawPayload,
-                     RawPayloadEvent, stable_event_id)
+                     RawPayloadEvent)
+from schemas.envelope import EVENT_ID_NAMESPACE
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS
 
@@ -24,16 +27,108 @@ class PublishUnavailable(RuntimeError):
     """Kafka did not acknowledge in time: nothing may be acknowledged to the sender."""
 
 
+_NAMESPACE = EVENT_ID_NAMESPACE.bytes
+
+
 def contact_event_id(contact: Contact) -> str:
-    return stable_event_id(contact.channel, contact.provider_message_id)
+    """``stable_event_id(channel, provider_message_id)``: the uuid5 computed directly (no UUID object)."""
+    digest = bytearray(sha1(_NAMESPACE + f"{contact.channel}\x1f{contact.provider_message_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
+
+
+class _Acks:
+    """One ``_send`` call: a single future settled when every record of the call is acknowledged.
+
+    ``on_delivery`` runs wherever the producer is polled: normally in the loop that awaits
+    (see :class:`_LoopPoller`), so it settles the future directly; from any other thread it
+    hands over with ``call_soon_threadsafe``.
+    """
+
+    __slots__ = ("fut", "left", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, records: int) -> None:
+        self.loop, self.left = loop, records
+        self.fut: asyncio.Future[None] = loop.create_future()
+
+    def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self.left -= 1
+            if self.left:
+                return
+        if asyncio._get_running_loop() is self.loop:
+            self._settle(err)
+        else:
+            try:
+                self.loop.call_soon_threadsafe(self._settle, err)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
+
+    def _settle(self, err: KafkaError | None) -> None:
+        if self.fut.done():
+            return
+        if err is None:
+            self.fut.set_result(None)
+        else:
+            self.fut.set_exception(PublishUnavailable(str(err)))
+
+
+class _LoopPoller:
+    """Serves the producer's delivery reports from inside one event loop while it awaits acks.
+
+    With a poll thread, every report's callback must take the GIL from the busy loop thread
+    (CPython hands it over at the switch interval, 5 ms by default) and then wake the loop
+    through its self-pipe (``call_soon_threadsafe``), two records per request. Instead, while
+    any request of this loop awaits an ack, the loop calls ``poll(0)`` every ``interval``
+    seconds: the reports' callbacks run in the loop thread and resolve their futures
+    directly, with no thread hand-off. The same tick enforces the deadline of each wait
+    (librdkafka's ``message.timeout.ms`` normally reports the failure first), replacing a
+    ``wait_for`` task and timer per request.
+    """
+
+    __slots__ = ("producer", "loop", "interval", "waiting", "armed")
+
+    def __init__(self, producer: Producer, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.producer, self.loop, self.interval = producer, loop, interval
+        self.waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self.armed = False
+
+    def watch(self, deadline: float, fut: asyncio.Future[None]) -> None:
+        self.waiting.append((deadline, fut))
+        if not self.armed:
+            self.armed = True
+            self.loop.call_later(self.interval, self.tick)
+
+    def tick(self) -> None:
+        waiting = self.waiting
+        try:
+            self.producer.poll(0)
+            now = time.monotonic()
+            while waiting and (waiting[0][1].done() or waiting[0][0] <= now):
+                _, fut = waiting.popleft()
+                if not fut.done():
+                    fut.set_exception(PublishUnavailable("Kafka did not acknowledge in time"))
+        finally:
+            if waiting:
+                self.loop.call_later(self.interval, self.tick)
+            else:
+                self.armed = False
 
 
 class Publisher:
-    """One producer per process, shared by every channel; safe to call from the event loop."""
+    """One producer per process, shared by every channel; safe to call from any event loop.
 
-    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: int = 2) -> None:
+    ``linger_ms`` lets librdkafka gather concurrent requests' records into one produce
+    request; ``poll_interval`` is how often a loop with requests awaiting acks serves the
+    delivery reports (it bounds the extra latency the polling adds).
+    """
+
+    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = 1.0,
+                 poll_interval: float = 0.001) -> None:
         self._kafka = kafka
         self._timeout = publish_timeout
+        self._poll_interval = poll_interval
         self._producer = Producer(kafka.confluent(**{
             "enable.idempotence": True,
             "acks": "all",
@@ -45,39 +140,30 @@ class Publisher:
         self._raw_topic = kafka.topic(RAW)
         self._contacts_topic = kafka.topic(CONTACTS)
         self._dlq_topic = kafka.topic(DEADLETTER)
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll_loop, name="kafka-delivery", daemon=True)
-        self._poller.start()
+        self._pollers: dict[asyncio.AbstractEventLoop, _LoopPoller] = {}
 
-    def _poll_loop(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
+    def _poller(self, loop: asyncio.AbstractEventLoop) -> _LoopPoller:
+        poller = self._pollers.get(loop)
+        if poller is None:
+            for old in [lp for lp in list(self._pollers) if lp.is_closed()]:
+                self._pollers.pop(old, None)
+            poller = self._pollers[loop] = _LoopPoller(self._producer, loop, self._poll_interval)
+        return poller
 
     async def _send(self, items: Iterable[tuple[str, str | None, Envelope]]) -> None:
+        """Produce the records and return once Kafka acknowledged every one (acks=all)."""
+        records = [(topic, event.encode(), key) for topic, key, event in items]
         loop = asyncio.get_running_loop()
-        futures = []
-        for topic, key, event in items:
-            fut: asyncio.Future[None] = loop.create_future()
-
-            def on_delivery(err: KafkaError | None, _msg: Message, fut: asyncio.Future[None] = fut) -> None:
-                def settle() -> None:
-                    if fut.done():
-                        return
-                    if err is None:
-                        fut.set_result(None)
-                    else:
-                        fut.set_exception(PublishUnavailable(str(err)))
-                loop.call_soon_threadsafe(settle)
-
+        acks = _Acks(loop, len(records))
+        produce = self._producer.produce
+        for topic, value, key in records:
             try:
-                self._producer.produce(topic, value=event.encode(), key=key, on_delivery=on_delivery)
+                produce(topic, value=value, key=key, on_delivery=acks.on_delivery)
             except BufferError as exc:
+                acks.fut.cancel()  # records already queued still land; nobody waits for them
                 raise PublishUnavailable("producer queue full") from exc
-            futures.append(fut)
-        try:
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout + 1.0)
-        except asyncio.TimeoutError as exc:
-            raise PublishUnavailable("Kafka did not acknowledge in time") from exc
+        self._poller(loop).watch(time.monotonic() + self._timeout + 1.0, acks.fut)
+        await acks.fut
 
     async def publish_contact(self, contact: Contact, raw: RawPayload, source: str) -> ContactEvent:
         """Publish the raw payload and the contact; returns the event once both are durable."""
@@ -111,6 +197,5 @@ class Publisher:
             return False
 
     def close(self, timeout: float = 10.0) -> None:
+        """Wait for every queued record's acknowledgement (serving the reports here), up to ``timeout``."""
         self._producer.flush(timeout)
-        self._stop.set()
-        self._poller.join(timeout=1.0)

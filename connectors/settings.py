@@ -7,7 +7,7 @@ them is unset, because an unset secret silently turns signature checks off.
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,13 +19,23 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_GATEWAY_", env_file=".env", extra="ignore",
                                       secrets_dir=None)
 
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in a container)")
+    port: int = Field(default=8080, description="listen port")
     public_url: str | None = Field(default=None, description="external base URL providers call (Twilio signs it); defaults to the request URL")
     max_body_bytes: int = Field(default=256 * 1024, description="larger request bodies get 413")
     publish_timeout: float = Field(default=10.0, description="seconds to wait for Kafka's ack before answering 503")
     retry_after_seconds: int = Field(default=5, description="Retry-After sent with 503")
     production: bool = Field(default=False, description="refuse to start when a provider secret is missing")
+
+    # serving and publishing performance (see bench/ingest.py for what they buy)
+    kafka_linger_ms: float = Field(default=1.0, ge=0, description="librdkafka linger.ms: how long records wait to share a produce request with concurrent requests' records (adds at most this to each answer)")
+    delivery_poll_ms: float = Field(default=1.0, gt=0, le=100, description="while requests await Kafka's ack, the event loop serves delivery reports this often (ms); bounds the latency the polling adds")
+    fast_paths: bool = Field(default=True, description="answer the hot endpoints (POST /webform, GET /healthz) without FastAPI's routing and dependency machinery; same handler, same answers")
+    access_log: bool = Field(default=False, description="uvicorn access log line per request (costs CPU at high request rates)")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(default="warning", description="uvicorn log level")
+    loop: Literal["auto", "uvloop", "asyncio"] = Field(default="auto", description="event loop implementation; auto picks uvloop when installed")
+    http: Literal["auto", "httptools", "h11"] = Field(default="auto", description="HTTP/1.1 parser; auto picks httptools when installed")
+    backlog: int = Field(default=2048, ge=1, description="listen socket backlog (pending connections)")
 
     # provider secrets
     twilio_auth_token: SecretStr | None = Field(default=None, json_schema_extra=PROVIDER_SECRET,
@@ -50,6 +60,7 @@ class GatewaySettings(BaseSettings):
     webform_burst: int = Field(default=20, ge=1, description="submissions a client address may send at once before the rate applies")
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list,
                                                              description="reverse proxies whose X-Forwarded-For is believed (CIDRs, JSON list)")
+    webform_email_memory: int = Field(default=10_000, ge=0, description="validated web form e-mail addresses remembered so a returning address skips the (CPU-heavy) syntax/IDNA check again; 0 checks every time")
     webform_timezone: str = Field(default="Asia/Shanghai", description="zone for appointment times the browser sends without an offset")
 
     # phone call folding

@@ -19,6 +19,8 @@ kafka_app = typer.Typer(help="The local single-node Kafka broker (development an
 topics_app = typer.Typer(help="The topic catalog.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
+config_app = typer.Typer(help="Settings of every service (environment variables).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SCRIPT = REPO / "deploy" / "kafka" / "kafka-local.sh"
@@ -62,6 +64,23 @@ def topics_docs(out: Annotated[Path, typer.Option(help="markdown file to write")
             "JSON Schema. Topic names carry the prefix `INTAKE_KAFKA_TOPIC_PREFIX` (default `intake`).\n\n")
     out.write_text(head + markdown_table())
     typer.echo(f"wrote {out} and {out.parent / 'schemas'}/")
+
+
+@config_app.command("docs")
+def config_docs(out: Annotated[Path, typer.Option(help="markdown file to write")] = REPO / "docs" / "configuration.md") -> None:
+    """Regenerate the reference of every environment variable from the settings classes."""
+    from .configdocs import markdown
+
+    out.write_text(markdown())
+    typer.echo(f"wrote {out}")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """The configuration this environment gives every service, secrets masked."""
+    from .configdocs import effective
+
+    typer.echo(effective())
 
 
 @app.command()
@@ -137,6 +156,75 @@ def report() -> None:
     result = build_report(KafkaSettings(), stored_ids)
     typer.echo(result.table())
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _instant(value: str) -> "datetime":
+    from datetime import datetime, timezone
+
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@app.command()
+def replay(
+    range_from: Annotated[str, typer.Option("--from", help="start of the range, ISO 8601 (UTC when no zone)")],
+    range_to: Annotated[Optional[str], typer.Option("--to", help="end of the range (exclusive); default now")] = None,
+    rules: Annotated[Optional[Path], typer.Option("--rules", help="rules folder; default: the live worker's")] = None,
+    sla_policy: Annotated[Optional[Path], typer.Option("--sla-policy", help="SLA policy file; default: live's")] = None,
+    run_id: Annotated[Optional[str], typer.Option(help="name of the run; the same id resumes it")] = None,
+    rate: Annotated[float, typer.Option(help="at most this many input events/s; 0 = as fast as it goes")] = 0.0,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="report file (default <workdir>/<run>/report.json)")] = None,
+    workdir: Annotated[Path, typer.Option(help="run data: worker state and log, report")] = Path(".data/replay"),
+    publish_report: Annotated[bool, typer.Option("--publish/--no-publish", help="send the report to the sink")] = True,
+    compare_only: Annotated[bool, typer.Option(help="skip the run: compare an earlier run of this id again")] = False,
+) -> None:
+    """What-if: re-run a time range of contacts and lifecycle events through other rules / SLA policy
+    into separate topics, then compare with the live results (docs/replay.md). Ctrl-C stops; re-run to resume."""
+    from datetime import datetime, timezone
+
+    from intake.replay import Plan, ReplayInterrupted, default_live_app_id, pending_input, run_replay
+    from intake.replay_compare import compare, publish, table, write_json
+    from schemas.settings import KafkaSettings
+    from streams.settings import StreamSettings
+
+    live_streams = StreamSettings()
+    plan = Plan(run_id=run_id or datetime.now(timezone.utc).strftime("r%Y%m%d%H%M%S"),
+                range_from=_instant(range_from), range_to=_instant(range_to) if range_to else datetime.now(timezone.utc),
+                live=KafkaSettings(), live_app_id=default_live_app_id(), rules_dir=rules or live_streams.rules_dir,
+                sla_policy=sla_policy or live_streams.sla_policy, workdir=workdir)
+    typer.echo(f"replay {plan.run_id}: {plan.range_from.isoformat()} .. {plan.range_to.isoformat()} -> topics "
+               f"{plan.run.topic_prefix}.*, worker group {plan.app_id}", err=True)
+    try:
+        if compare_only:
+            data = pending_input(plan)
+            ids, lifecycle = data.contact_ids, data.lifecycle
+        else:
+            outcome = run_replay(plan, rate=rate)
+            ids, lifecycle = outcome.contact_ids, outcome.lifecycle
+            typer.echo(f"replayed {outcome.contacts + outcome.lifecycle} events in {outcome.seconds:.1f}s", err=True)
+    except ReplayInterrupted as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(130) from None
+    except (RuntimeError, TimeoutError) as exc:
+        typer.echo(f"replay {plan.run_id} failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    report = compare(plan.live, plan.run, plan.run_id, plan.range_from, plan.range_to, ids, lifecycle)
+    typer.echo(table(report))
+    path = write_json(report, json_out or plan.directory / "report.json")
+    typer.echo(f"\nreport: {path}", err=True)
+    if publish_report:
+        publish(report, plan.live)
+        typer.echo("published to the wallboard (/api/replays) via the sink", err=True)
+
+
+@app.command("replay-drop")
+def replay_drop(run_id: Annotated[str, typer.Argument(help="the run whose topics to delete")]) -> None:
+    """Delete a replay run's topics (the live topics are never touched)."""
+    from intake.replay import default_live_app_id, drop_run
+    from schemas.settings import KafkaSettings
+
+    dropped = drop_run(KafkaSettings(), default_live_app_id(), run_id)
+    typer.echo(f"deleted {len(dropped)} topics")
 
 
 @app.command()

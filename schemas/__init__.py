@@ -7,11 +7,12 @@ from .envelope import Envelope, new_event_id, stable_event_id, utcnow
 from .escalation import Escalation, EscalationEvent
 from .lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
 from .raw import RawPayload, RawPayloadEvent
+from .replay import QueueComparison, ReplayReport, ReplayReportEvent, SlaFigures
 from .routed import DedupVerdict, RoutedContact, RoutedContactEvent, UpsellVerdict
 from .settings import KafkaSettings
 from .sla import Sla, SlaClock, SlaEvent, SlaStatus
-from .topics import (ALERTS, CATALOG, CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, RAW, ROUTED, SLA, UPSELL,
-                     TopicSpec)
+from .topics import (ALERTS, CATALOG, CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, RAW, REPLAY_REPORTS, ROUTED, SLA,
+                     UPSELL, TopicSpec)
 from .upsell import UpsellKind, UpsellLead, UpsellLeadEvent
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -16,11 +16,11 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field(default="intake", description="prefix of every topic name")
     security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
     sasl_mechanism: str | None = Field(default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
+    sasl_username: str | None = Field(default=None, description="SASL user (with SASL_PLAINTEXT / SASL_SSL)")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password; from the environment or a secret file, never logged")
+    ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) to verify the brokers")
+    ssl_certfile: str | None = Field(default=None, description="client certificate (PEM) for mutual TLS")
+    ssl_keyfile: str | None = Field(default=None, description="client private key (PEM) for mutual TLS")
 
     def topic(self, spec: TopicSpec) -> str:
         return spec.full_name(self.topic_prefix)

@@ -15,6 +15,7 @@ from .envelope import Envelope
 from .escalation import EscalationEvent
 from .lifecycle import LifecycleEvent
 from .raw import RawPayloadEvent
+from .replay import ReplayReportEvent
 from .routed import RoutedContactEvent
 from .sla import SlaEvent
 from .upsell import UpsellLeadEvent
@@ -63,7 +64,12 @@ DEADLETTER = TopicSpec("deadletter.v1", DeadLetterEvent, "none",
                        "Records a stage could not process, with the cause and the payload.",
                        partitions=1, retention_ms=30 * DAY_MS)
 
-CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, ALERTS, DEADLETTER)
+REPLAY_REPORTS = TopicSpec("replay.reports.v1", ReplayReportEvent, "run id",
+                           "Replay (what-if) runs: live vs replayed SLA attainment, queue / category changes, leads.",
+                           partitions=1, retention_ms=90 * DAY_MS)
+
+CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, ALERTS, DEADLETTER,
+                                  REPLAY_REPORTS)
 
 
 def by_event_type() -> dict[str, TopicSpec]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA, UPSELL, AlertEvent, DeadLetterEvent,
-                     EscalationEvent, LifecycleEvent, RoutedContactEvent, SlaEvent, TopicSpec, UpsellLeadEvent)
+from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, REPLAY_REPORTS, ROUTED, SLA, UPSELL, AlertEvent,
+                     DeadLetterEvent, EscalationEvent, LifecycleEvent, ReplayReportEvent, RoutedContactEvent, SlaEvent,
+                     SlaFigures, TopicSpec, UpsellLeadEvent)
 
 from .pii import Protector
 
@@ -93,6 +94,31 @@ def deadletter(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
                            "payload_encoding": d.payload_encoding, "raw_ref": d.raw_ref or ""}
 
 
+def replay_report(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
+    """A what-if run's summary (aggregates only: no personal data), and its figures per queue."""
+    event = ReplayReportEvent.decode(raw)
+    d = event.data
+
+    def sla(prefix: str, f: SlaFigures) -> Row:
+        return {f"{prefix}_clocks": f.clocks, f"{prefix}_met": f.met, f"{prefix}_breached": f.breached,
+                f"{prefix}_attainment": f.attainment}
+
+    yield "replay_reports", {
+        "run_id": d.run_id, "generated_at": d.generated_at, "event_id": event.id, "range_from": d.range_from,
+        "range_to": d.range_to, "complete": d.complete, "contacts": d.contacts, "lifecycle": d.lifecycle,
+        "live_rules_version": d.live_rules_version, "replay_rules_version": d.replay_rules_version,
+        "live_sla_policy": d.live_sla_policy, "replay_sla_policy": d.replay_sla_policy, "compared": d.compared,
+        "queue_changes": d.queue_changes, "category_changes": d.category_changes,
+        "priority_changes": d.priority_changes, "dedup_changes": d.dedup_changes, "transitions": dict(d.transitions),
+        **sla("live", d.live), **sla("replay", d.replay), "live_leads": d.live_leads, "replay_leads": d.replay_leads,
+        "leads_gained": d.leads_gained, "leads_lost": d.leads_lost}
+    for q in d.queues:
+        yield "replay_queues", {"run_id": d.run_id, "queue": q.queue, "generated_at": d.generated_at,
+                                "live_contacts": q.live_contacts, "replay_contacts": q.replay_contacts,
+                                **sla("live", q.live), **sla("replay", q.replay), "live_leads": q.live_leads,
+                                "replay_leads": q.replay_leads}
+
+
 def poison(*, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, error: Exception,
            at: datetime, event_id: str) -> Row:
     """The sink's own dead letter for a record it could not turn into rows."""
@@ -113,4 +139,5 @@ def _text(value: bytes | None) -> tuple[str, str]:
 
 
 BUILDERS: dict[TopicSpec, Builder] = {ROUTED: routed, LIFECYCLE: lifecycle, SLA: sla, ESCALATIONS: escalation,
-                                      UPSELL: upsell, ALERTS: alert, DEADLETTER: deadletter}
+                                      UPSELL: upsell, ALERTS: alert, DEADLETTER: deadletter,
+                                      REPLAY_REPORTS: replay_report}

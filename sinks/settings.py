@@ -47,4 +47,12 @@ class SinkSettings(BaseSettings):
     pii_policy: PiiPolicy = Field(default=PiiPolicy.MASK, description="mask, hash or clear personal identifiers")
     pii_key: SecretStr = Field(default=SecretStr("intake-default-pii-key"),
                                description="HMAC key for hashed identifiers and customer keys; set per deployment")
+    cluster: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+                                description="ClickHouse cluster name (a <remote_servers> entry of the server "
+                                "config) for the cluster variant of the migrations: ON CLUSTER DDL, "
+                                "Replicated*MergeTree tables '<table>_local' (Keeper path "
+                                "/clickhouse/tables/{shard}/<db>/<table>, macros {shard} and {replica} "
+                                "set on every node) and Distributed tables under the original names, which "
+                                "the sink writes and the wallboard reads. None (default): one server or "
+                                "chdb, plain MergeTree tables. Choose before the first migration")
     fault: str = Field(default="", description="TESTS ONLY: fault injection, e.g. 'crash_after_insert:2' or 'insert_fail:3'")

@@ -23,7 +23,6 @@ event bytes, so the contact is never re-encoded on the way.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -40,6 +39,7 @@ from schemas.upsell import UpsellLeadEvent
 
 from . import metrics
 from .app import app, settings, topic
+from .delivery import Outbox, batches
 from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
@@ -71,41 +71,40 @@ def _split(raw: bytes) -> tuple[bytes, bytes]:
     return header, payload
 
 
-async def dead_letter(agent: str, raw: bytes | None, exc: BaseException | str) -> Any:
+def dead_letter(agent: str, raw: bytes | None, exc: BaseException | str) -> bytes:
+    """The dead-letter event for ``raw`` (counted here; the caller adds it to its outbox)."""
     DEAD_LETTERS.labels(agent).inc()
     cause = str(exc) if isinstance(exc, BaseException) else exc
     letter = DeadLetter(stage=f"agent:{agent}", cause=cause[:2000] or type(exc).__name__,
                         error_type=type(exc).__name__ if isinstance(exc, BaseException) else "Rejected",
                         payload=(raw or b"").decode("utf-8", "replace"))
-    return await deadletter_topic.send(value=DeadLetterEvent(source=SOURCE, data=letter).encode())
+    return DeadLetterEvent(source=SOURCE, data=letter).encode()
 
 
-async def _to_customer(kind: bytes, key: str, header: bytes, payload: bytes) -> Any:
-    return await customer_topic.send(key=key.encode(), value=kind + header + b"\n" + payload)
+async def _to_customer(out: Outbox, kind: bytes, key: str, header: bytes, payload: bytes) -> None:
+    await out.add(customer_topic, key.encode(), kind + header + b"\n" + payload)
 
 
 @app.agent(contacts_topic)
 async def route_ingress(stream):  # noqa: ANN001 - Faust stream
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-        pending = []
+    async for batch in batches(stream):
+        out = Outbox()
         for raw in batch:
             try:
                 key, value = first_hop(raw)
             except Exception as exc:  # noqa: BLE001 - anything undecodable is dead-lettered with its cause
-                pending.append(await dead_letter("route_ingress", raw, exc))
+                await out.add(deadletter_topic, None, dead_letter("route_ingress", raw, exc))
                 continue
-            pending.append(await customer_topic.send(key=key, value=value))
-        if pending:
-            await asyncio.gather(*pending)
+            await out.add(customer_topic, key, value)
+        await out.flush()
 
 
-async def _publish(outcome: Outcome, case_id: str) -> list[Any]:
+async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
     routed = outcome.routed
     assert routed is not None
-    sent = []
     event = RoutedContactEvent(id=stable_event_id("routed", routed.contact_id), source=SOURCE,
                                subject=case_id or None, data=routed)
-    sent.append(await routed_topic.send(key=routed.customer_key.encode(), value=event.encode()))
+    await out.add(routed_topic, routed.customer_key.encode(), event.encode())
     channel = routed.contact.channel.value
     metrics.CONTACTS.labels(routed.dedup.value, channel).inc()
     if routed.dedup == DedupVerdict.REPEAT:
@@ -114,20 +113,19 @@ async def _publish(outcome: Outcome, case_id: str) -> list[Any]:
     if outcome.escalation is not None:
         esc = EscalationEvent(id=stable_event_id("escalation", routed.contact_id), source=SOURCE, subject=case_id,
                               data=outcome.escalation)
-        sent.append(await escalations_topic.send(key=case_id.encode(), value=esc.encode()))
+        await out.add(escalations_topic, case_id.encode(), esc.encode())
         metrics.ESCALATIONS.labels(outcome.escalation.queue, str(outcome.escalation.to_tier)).inc()
     if outcome.lead is not None:
         lead = UpsellLeadEvent(id=stable_event_id("upsell", routed.contact_id), source=SOURCE, subject=case_id,
                                data=outcome.lead)
-        sent.append(await upsell_topic.send(key=routed.customer_key.encode(), value=lead.encode()))
-    return sent
+        await out.add(upsell_topic, routed.customer_key.encode(), lead.encode())
 
 
 @app.agent(customer_topic)
 async def route_cases(stream):  # noqa: ANN001
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+    async for batch in batches(stream):
         overlay: dict[str, CustomerState] = {}
-        pending = []
+        out = Outbox()
 
         def state_of(key: str) -> CustomerState:
             if key not in overlay:
@@ -138,21 +136,20 @@ async def route_cases(stream):  # noqa: ANN001
             kind, (header, payload) = raw[:1], _split(raw[1:])
             try:
                 if kind == b"C":
-                    pending.extend(await _contact(header, payload, state_of, overlay))
+                    await _contact(out, header, payload, state_of, overlay)
                 else:
-                    pending.extend(await _case_update(kind, header, payload, state_of))
+                    await _case_update(out, kind, header, payload, state_of)
             except Exception as exc:  # noqa: BLE001 - a poison message must not stop the partition
                 log.exception("route_cases: dead-lettering a message")
-                pending.append(await dead_letter("route_cases", payload, exc))
+                await out.add(deadletter_topic, None, dead_letter("route_cases", payload, exc))
                 # the decision may have half-changed this customer's state: reload it from the table
                 overlay.pop(orjson.loads(header)["key"], None)
-        if pending:
-            await asyncio.gather(*pending)
+        await out.flush()  # every output acknowledged before the state is written
         for key, state in overlay.items():
             customers[key.encode()] = state.encode()
 
 
-async def _contact(header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> list[Any]:
+async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> None:
     walk = Walk.decode(header)
     key = walk.key
     state = state_of(key)
@@ -161,70 +158,73 @@ async def _contact(header: bytes, payload: bytes, state_of: Any, overlay: dict[s
         overlay[key] = replaced
         metrics.MERGES.inc()
     if not decide_here:
-        return [await _to_customer(b"C", walk.key, walk.encode(), payload)]
+        await _to_customer(out, b"C", walk.key, walk.encode(), payload)
+        return
     event = ContactEvent.decode(payload)
     outcome = decider.decide(event, key, state, walk.reason())
     if outcome.routed is None:
         metrics.REDELIVERIES.labels(event.data.channel.value).inc()
-        return []
-    return await _publish(outcome, outcome.routed.case_id)
+        return
+    await _publish(out, outcome, outcome.routed.case_id)
 
 
-async def _case_update(kind: bytes, header: bytes, payload: bytes, state_of: Any) -> list[Any]:
+async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, state_of: Any) -> None:
     key = orjson.loads(header)["key"]
     state = state_of(key)
     if state.forward is not None:
-        return [await _to_customer(kind, state.forward, orjson.dumps({"key": state.forward}), payload)]
+        await _to_customer(out, kind, state.forward, orjson.dumps({"key": state.forward}), payload)
+        return
     if kind not in (b"L", b"E"):
         raise ValueError(f"unknown customer message kind {kind!r}")
     if kind == b"L":
         event = LifecycleEvent.decode(payload)
         if not apply_lifecycle(state, event.data):
-            return [await dead_letter("route_cases", payload, f"lifecycle for unknown case {event.data.case_id}")]
+            await out.add(deadletter_topic, None,
+                          dead_letter("route_cases", payload, f"lifecycle for unknown case {event.data.case_id}"))
+            return
         metrics.CASE_UPDATES.labels(f"lifecycle:{event.data.action.value}").inc()
-        return []
+        return
     esc = EscalationEvent.decode(payload).data
     case = state.cases.get(esc.case_id)
     if case is None:
-        return [await dead_letter("route_cases", payload, f"escalation for unknown case {esc.case_id}")]
+        await out.add(deadletter_topic, None, dead_letter("route_cases", payload, f"escalation for unknown case {esc.case_id}"))
+        return
     if esc.to_tier > case.tier:  # only a raise applies: a replayed or own (already applied) one changes nothing
         case.tier, case.queue = esc.to_tier, esc.queue
     metrics.CASE_UPDATES.labels(f"escalation:{esc.trigger}").inc()
-    return []
 
 
-async def _rekey_by_case(agent: str, kind: bytes, raw: bytes, case_id: str) -> Any:
+async def _rekey_by_case(out: Outbox, agent: str, kind: bytes, raw: bytes, case_id: str) -> None:
     customer = customer_of_case(case_id)
     if customer is None:
-        return await dead_letter(agent, raw, f"case id {case_id!r} was not issued by the routing agents")
-    return await _to_customer(kind, customer, orjson.dumps({"key": customer}), raw)
+        await out.add(deadletter_topic, None, dead_letter(agent, raw, f"case id {case_id!r} was not issued by the routing agents"))
+        return
+    await _to_customer(out, kind, customer, orjson.dumps({"key": customer}), raw)
 
 
 @app.agent(lifecycle_topic)
 async def route_lifecycle(stream):  # noqa: ANN001
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-        pending = []
+    async for batch in batches(stream):
+        out = Outbox()
         for raw in batch:
             try:
                 case_id = LifecycleEvent.decode(raw).data.case_id
             except Exception as exc:  # noqa: BLE001
-                pending.append(await dead_letter("route_lifecycle", raw, exc))
+                await out.add(deadletter_topic, None, dead_letter("route_lifecycle", raw, exc))
                 continue
-            pending.append(await _rekey_by_case("route_lifecycle", b"L", raw, case_id))
-        if pending:
-            await asyncio.gather(*pending)
+            await _rekey_by_case(out, "route_lifecycle", b"L", raw, case_id)
+        await out.flush()
 
 
 @app.agent(escalations_topic)
 async def route_escalations(stream):  # noqa: ANN001
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
-        pending = []
+    async for batch in batches(stream):
+        out = Outbox()
         for raw in batch:
             try:
                 case_id = EscalationEvent.decode(raw).data.case_id
             except Exception as exc:  # noqa: BLE001
-                pending.append(await dead_letter("route_escalations", raw, exc))
+                await out.add(deadletter_topic, None, dead_letter("route_escalations", raw, exc))
                 continue
-            pending.append(await _rekey_by_case("route_escalations", b"E", raw, case_id))
-        if pending:
-            await asyncio.gather(*pending)
+            await _rekey_by_case(out, "route_escalations", b"E", raw, case_id)
+        await out.flush()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,8 +15,30 @@ class StreamSettings(BaseSettings):
     datadir: Path = Field(default=Path(".data/streams"), description="Faust data directory (table stores)")
     store: str = Field(default="memory://", description="table store: memory:// (recovers from changelogs) or rocksdb://")
     web_port: int = Field(default=6066, description="Faust web port: /metrics and health")
-    web_enabled: bool = True
-    batch_size: int = Field(default=500, description="events per stream.take batch")
+    metadata_max_age_ms: int = Field(default=30_000, description=(
+        "how often the consumer refreshes topic metadata (ms). Faust creates its internal topics at start-up "
+        "and subscribes at once; one the broker does not list yet joins the assignment only at the next refresh "
+        "(aiokafka's default: 5 min, during which the worker is 'ready' but owns none of its partitions)"))
+    web_enabled: bool = Field(default=True, description="serve Faust's web endpoints (metrics, health) on web_port")
+    batch_size: int = Field(default=2000, description="events per stream.take batch (every agent batches: one "
+                                                      "produce round trip and one table write per key per batch)")
     batch_within: float = Field(default=0.05, description="seconds to wait to fill a batch")
+    producer_linger_ms: int = Field(default=5, description="producer linger: how long a record batch may wait for "
+                                                          "more records before it is sent")
+    producer_max_batch_size: int = Field(default=262144, description="bytes per producer record batch (per "
+                                                                     "partition); Faust's default of 16 KiB splits a "
+                                                                     "batch of contacts into dozens of requests")
+    producer_compression: str | None = Field(default=None, description="producer compression (lz4, zstd, gzip, "
+                                                                       "snappy; the codec's Python package must be "
+                                                                       "installed) or None for none")
+    max_poll_records: int | None = Field(default=None, description="records per consumer fetch handed to Faust "
+                                                                   "(None: whatever the fetch returned)")
+    stream_buffer_maxsize: int = Field(default=8192, description="events buffered per topic partition before Faust "
+                                                                 "pauses fetching it (Faust's default: 4096)")
     rules_dir: Path | None = Field(default=None, description="folder with routing/classification/upsell rules; None for the shipped rules")
     sla_policy: Path | None = Field(default=None, description="SLA policy file; None for the shipped presets")
+    clock: Literal["wall", "event"] = Field(
+        default="wall",
+        description="what 'now' is for SLA clocks: wall (the live pipeline: a breach fires when the wall clock "
+                    "passes the deadline) or event (replays: per partition, the latest event time seen, so history "
+                    "re-run at any speed breaches exactly when the stream passes the deadline); streams/sla/clock.py")

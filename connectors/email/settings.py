@@ -28,8 +28,8 @@ class EmailSettings(BaseSettings):
     imap_host: str | None = Field(default=None, description="IMAP server; the poller runs only when set")
     imap_port: int = Field(default=993, description="IMAP port (993 implicit TLS, 143 plain/STARTTLS)")
     imap_security: str = Field(default="ssl", pattern="^(ssl|starttls|plain)$", description="ssl, starttls or plain (tests only)")
-    imap_user: str | None = None
-    imap_password: SecretStr | None = None
+    imap_user: str | None = Field(default=None, description="IMAP login of the polled mailbox")
+    imap_password: SecretStr | None = Field(default=None, description="IMAP password; from the environment only, never logged")
     imap_folder: str = Field(default="INBOX", description="mailbox folder to poll")
     imap_processed_keyword: str = Field(default="$IntakeProcessed", description="IMAP keyword set on a message once Kafka acknowledged it")
     imap_processed_folder: str | None = Field(default=None, description="move processed messages here (after the keyword is set); keep in place when unset")

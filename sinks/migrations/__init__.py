@@ -3,6 +3,10 @@
 Files may use ``${retention_days}``, ``${text_retention_days}`` and ``${dedup_window}``; they are
 filled from :class:`SinkSettings` when the migration is applied (a later retention change is an
 ``ALTER TABLE ... MODIFY TTL`` migration of its own).
+
+With ``SinkSettings.cluster`` set, the same files are applied in their ClickHouse-cluster variant
+(``ON CLUSTER``, Replicated*MergeTree local tables, Distributed tables under the original names):
+:mod:`sinks.migrations.cluster` rewrites each statement. Without it, the files run as written.
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from ..clickhouse import quote_ident
 from ..settings import SinkSettings
+from .cluster import ClusterRewriter, schema_migrations_ddl
 
 DIRECTORY = Path(__file__).parent
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -45,17 +51,35 @@ def available() -> list[Migration]:
     return found
 
 
+def cluster_plan(settings: SinkSettings, database: str) -> list[tuple[Migration, list[str]]]:
+    """Every migration's statements in the cluster variant (``settings.cluster`` must be set).
+
+    Rewritten from the first file on, applied or not: a later migration's rewrite depends on
+    which tables the earlier ones created (``ALTER TABLE t`` must reach ``t_local``)."""
+    if not settings.cluster:
+        raise ValueError("cluster_plan needs SinkSettings.cluster")
+    rewriter = ClusterRewriter(settings.cluster, database)
+    return [(m, [out for s in m.statements(settings) for out in rewriter.rewrite(s)]) for m in available()]
+
+
 def migrate(client: Client, settings: SinkSettings | None = None) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
     settings = settings or SinkSettings()
-    client.command("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-                   "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version")
+    if settings.cluster:
+        database = client.query("SELECT currentDatabase()").result_rows[0][0]
+        client.command(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)} ON CLUSTER {quote_ident(settings.cluster)}")
+        client.command(schema_migrations_ddl(settings.cluster, database))
+        plan = cluster_plan(settings, database)
+    else:
+        client.command("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+                       "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version")
+        plan = [(m, None) for m in available()]
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
     applied = []
-    for migration in available():
+    for migration, statements in plan:
         if migration.version in done:
             continue
-        for statement in migration.statements(settings):
+        for statement in statements if statements is not None else migration.statements(settings):
             client.command(statement)
         client.insert("schema_migrations", [[migration.version, migration.name]], column_names=["version", "name"],
                       settings={"insert_deduplication_token": f"migration-{migration.version}"})

@@ -1,6 +1,7 @@
 """The wallboard HTTP app: the page, its SSE feed, the JSON API, health and metrics.
 
-Public: ``/`` (the page), ``/events`` (SSE board pushes), ``/api/summary`` (the board as JSON).
+Public: ``/`` (the page), ``/events`` (SSE board pushes), ``/api/summary`` (the board as JSON),
+``/api/replays`` (what-if runs: aggregates only).
 Token (``Authorization: Bearer <INTAKE_SINK_API_TOKEN>``): ``/api/audit`` (brute-force board),
 ``/api/status``, ``/api/contacts/{id}``, ``/api/dead-letters``, ``/api/alerts``.
 """
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from ..settings import SinkSettings
 from . import audit, queries
 from .kpis import Window
+from .replays import replay_runs
 
 QueueQ = Annotated[str, Query(max_length=64, description="only this queue")]
 ChannelQ = Annotated[str, Query(max_length=32, description="only this channel")]
@@ -122,6 +124,12 @@ def create_app(board: Board, settings: SinkSettings, status: Callable[[], dict] 
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/replays")
+    async def replays(limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Response:
+        """Latest what-if runs (``intake replay``): live vs replayed SLA figures, in total and per queue."""
+        result = await run_in_threadpool(board.run, lambda c: replay_runs(c, limit))
+        return Response(dumps(result), media_type="application/json")
 
     @app.get("/api/audit", dependencies=protected)
     async def audit_endpoint(queue: QueueQ = "", channel: ChannelQ = "") -> Response:

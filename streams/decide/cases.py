@@ -7,9 +7,10 @@ a contact joins an open case needs no cross-partition lookup. Time is the contac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
 
 from schemas.contact import Contact
 from schemas.lifecycle import Lifecycle, LifecycleAction
@@ -22,43 +23,106 @@ CASE_ID = re.compile(r"^(cus-[0-9a-f]{16})-\d{4,}$")
 OPEN, WAITING, RESOLVED, CLOSED = "open", "waiting", "resolved", "closed"
 
 
-class Case(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+@dataclass(slots=True)
+class Case:
     id: str
-    status: str = OPEN
     opened_at: float
     last_at: float
     last_channel: str
     category: str
-    severity: int = 0
     queue: str
+    status: str = OPEN
+    severity: int = 0
     tier: int = 1
     owner: str | None = None
-    refs: list[str] = Field(default_factory=list)
-    sketch: list[int] = Field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+    sketch: list[int] = field(default_factory=list)
     contacts: int = 1
     repeats: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        """Field order and omitted defaults of the former pydantic ``model_dump(exclude_defaults=True)``."""
+        d: dict[str, Any] = {"id": self.id}
+        if self.status != OPEN:
+            d["status"] = self.status
+        d["opened_at"], d["last_at"] = self.opened_at, self.last_at
+        d["last_channel"], d["category"] = self.last_channel, self.category
+        if self.severity:
+            d["severity"] = self.severity
+        d["queue"] = self.queue
+        if self.tier != 1:
+            d["tier"] = self.tier
+        if self.owner is not None:
+            d["owner"] = self.owner
+        if self.refs:
+            d["refs"] = self.refs
+        if self.sketch:
+            d["sketch"] = self.sketch
+        if self.contacts != 1:
+            d["contacts"] = self.contacts
+        if self.repeats:
+            d["repeats"] = self.repeats
+        return d
 
-class CustomerState(BaseModel):
-    """``forward`` is set once this key was merged into another (union-find parent pointer)."""
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Case:
+        try:
+            case = cls(**d)
+        except TypeError:  # a field this version does not know (ignored, as before) or one missing
+            case = cls(**{k: v for k, v in d.items() if k in _CASE_FIELDS})
+        if type(case.opened_at) is not float or type(case.last_at) is not float:  # noqa: E721 - exact type check
+            case.opened_at, case.last_at = float(case.opened_at), float(case.last_at)
+        return case
 
-    model_config = ConfigDict(extra="ignore")
+
+_CASE_FIELDS = frozenset(Case.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """``forward`` is set once this key was merged into another (union-find parent pointer).
+
+    A plain slotted dataclass encoded with orjson, not a pydantic model: it is decoded and
+    encoded once per customer per batch, and the table only holds what this module wrote.
+    The JSON is byte-identical to the former ``model_dump_json(exclude_defaults=True)``.
+    """
 
     forward: str | None = None
     seq: int = 0
     segment: str | None = None
-    seen: dict[str, float] = Field(default_factory=dict)      # contact id -> received_at
-    cases: dict[str, Case] = Field(default_factory=dict)
-    msgids: dict[str, str] = Field(default_factory=dict)     # email Message-ID -> case id
+    seen: dict[str, float] = field(default_factory=dict)      # contact id -> received_at
+    cases: dict[str, Case] = field(default_factory=dict)
+    msgids: dict[str, str] = field(default_factory=dict)     # email Message-ID -> case id
 
     def encode(self) -> bytes:
-        return self.model_dump_json(exclude_defaults=True).encode()
+        d: dict[str, Any] = {}
+        if self.forward is not None:
+            d["forward"] = self.forward
+        if self.seq:
+            d["seq"] = self.seq
+        if self.segment is not None:
+            d["segment"] = self.segment
+        if self.seen:
+            d["seen"] = self.seen
+        if self.cases:
+            d["cases"] = {cid: case.to_json() for cid, case in self.cases.items()}
+        if self.msgids:
+            d["msgids"] = self.msgids
+        # copied: orjson over-allocates its output buffer, and the table keeps every value
+        return bytes(memoryview(orjson.dumps(d)))
 
     @classmethod
     def decode(cls, raw: bytes | None) -> CustomerState:
-        return cls() if raw is None else cls.model_validate_json(raw)
+        if raw is None:
+            return cls()
+        d = orjson.loads(raw)
+        if not isinstance(d, dict):
+            raise ValueError(f"customer state must be a JSON object, not {type(d).__name__}")
+        seen = d.get("seen") or {}
+        if any(type(v) is not float for v in seen.values()):  # noqa: E721 - written by hand: coerce like pydantic did
+            seen = {k: float(v) for k, v in seen.items()}
+        return cls(d.get("forward"), d.get("seq", 0), d.get("segment"), seen,
+                   {cid: Case.from_json(c) for cid, c in (d.get("cases") or {}).items()}, d.get("msgids") or {})
 
     def absorb(self, other: CustomerState) -> None:
         """Union of two customers' memories (identity merge)."""
@@ -77,19 +141,29 @@ class CustomerState(BaseModel):
         return max((c.severity for c in self.cases.values() if c.status != CLOSED), default=0)
 
     def prune(self, now: float, rules: Dedup) -> None:
-        """Keep the memory bounded: seen ids by age and count, cases by age, closed cases by count."""
+        """Keep the memory bounded: seen ids by age and count, cases by age, closed cases by count.
+
+        Runs per contact, and usually nothing is due: each part checks that first (C-level
+        ``min`` / ``sum``) and only rebuilds when something goes.
+        """
         horizon = now - rules.seen_hours * 3600
-        seen = [(cid, at) for cid, at in self.seen.items() if at >= horizon]
-        self.seen = dict(seen[-rules.seen_contacts:])
+        seen = self.seen
+        if len(seen) > rules.seen_contacts or (seen and min(seen.values()) < horizon):
+            kept = [(cid, at) for cid, at in seen.items() if at >= horizon]
+            self.seen = dict(kept[-rules.seen_contacts:])
         memory = now - rules.case_memory_days * 86400
-        cases = {cid: c for cid, c in self.cases.items() if c.last_at >= memory}
-        closed = [cid for cid, c in cases.items() if c.status == CLOSED]
-        for cid in closed[:max(0, len(closed) - rules.closed_cases_kept)]:
-            del cases[cid]
+        cases = self.cases
+        if any(c.last_at < memory for c in cases.values()):
+            cases = {cid: c for cid, c in cases.items() if c.last_at >= memory}
+        if sum(c.status == CLOSED for c in cases.values()) > rules.closed_cases_kept:
+            closed = [cid for cid, c in cases.items() if c.status == CLOSED]
+            cases = dict(cases)
+            for cid in closed[:len(closed) - rules.closed_cases_kept]:
+                del cases[cid]
         self.cases = cases
         if len(self.msgids) > rules.message_ids or any(v not in cases for v in self.msgids.values()):
-            kept = [(m, cid) for m, cid in self.msgids.items() if cid in cases]
-            self.msgids = dict(kept[-rules.message_ids:]) if rules.message_ids else {}
+            kept_ids = [(m, cid) for m, cid in self.msgids.items() if cid in cases]
+            self.msgids = dict(kept_ids[-rules.message_ids:]) if rules.message_ids else {}
 
 
 def customer_of_case(case_id: str) -> str | None:
@@ -98,7 +172,7 @@ def customer_of_case(case_id: str) -> str | None:
     return m.group(1) if m else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Match:
     verdict: DedupVerdict
     case: Case | None
@@ -130,6 +204,8 @@ def match_case(state: CustomerState, contact: Contact, text: str, category: str,
             return Match(DedupVerdict.FOLLOW_UP, case,
                          f"{channel} conversation continues {case.id} ({now - case.last_at:.0f}s after its last contact)")
     for case in live:  # a case's reference quoted anywhere in the text counts, with or without "order no."
+        if not case.refs:
+            continue
         common = sorted({*refs, *(r for r in case.refs if r in text)} & set(case.refs))
         if common:
             return Match(DedupVerdict.REPEAT, case, f"same reference {common[0]} as open case {case.id}{_reopen(case)}")

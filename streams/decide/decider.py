@@ -13,8 +13,8 @@ from schemas.upsell import UpsellLead
 from ..rules.loader import RuleFiles, load_rule_files
 from .cases import Case, CustomerState, match_case
 from .classify import Classifier
-from .priority import priority_of, segment_of
-from .route import Facts, escalation, route
+from .priority import PriorityTable, segment_of
+from .route import RuleTable
 from .text import shingles, sketch
 from .upsell import UpsellDetector
 
@@ -34,9 +34,11 @@ class Decider:
     def __init__(self, rules: RuleFiles) -> None:
         self.rules = rules
         self.version = rules.version
-        self.classifier = Classifier(rules.taxonomy)
         self.upsell = UpsellDetector(rules.upsell)
+        self.classifier = Classifier(rules.taxonomy, extra=[self.upsell.keywords()])  # one text scan for both
         self.order_ref = re.compile(rules.dedup.order_ref_pattern)
+        self.priorities = PriorityTable(rules.routing)
+        self.rule_table = RuleTable(rules.routing)
 
     @classmethod
     def load(cls, folder: Path | None = None) -> Decider:
@@ -59,12 +61,11 @@ class Decider:
         segment, segment_reason = segment_of(contact, self.rules.routing, state.segment)
         if segment != self.rules.routing.default_segment:
             state.segment = segment
-        prio = priority_of(contact, c, segment, self.rules.routing)
-        facts = Facts.of(contact, c, segment, prio.value)
+        prio = self.priorities.of(contact, c, segment)
         refs = sorted({*(o.lower() for o in contact.customer.order_numbers), *self.order_ref.findall(c.text)})
         text_sketch = sketch(shingles(c.text), self.rules.dedup.sketch_size)
         m = match_case(state, contact, c.text, c.category, refs, text_sketch, now, self.rules.dedup)
-        rule = route(facts, self.rules.routing)
+        rule, up = self.rule_table.decide(contact, c, segment, prio.value)
         case = m.case
         if case is None:
             case = Case(id=state.new_case_id(customer_key), opened_at=now, last_at=now,
@@ -88,14 +89,14 @@ class Decider:
         if contact.thread and contact.thread.message_id:
             state.msgids[contact.thread.message_id] = case.id
         esc = None
-        up = escalation(facts, self.rules.routing)
         if up is not None and up.tier > case.tier:
             esc = Escalation(case_id=case.id, from_tier=case.tier, to_tier=up.tier, queue=up.queue, trigger="rule",
                              reason=f"rule {up.name}: severity {c.severity}, cues {sorted(c.cues) or 'none'}")
             case.tier, case.queue = up.tier, up.queue
             routing_reason += f"; escalated by rule {up.name} to {up.queue} tier {up.tier}"
-        cue = self.upsell.detect(c, state.open_severity())
+        cue = self.upsell.detect(c, state.open_severity(), c.extra_hits[0])
         state.prune(now, self.rules.dedup)
+        # validated construction on purpose: pydantic's model_construct is slower here (a Python loop over fields)
         routed = RoutedContact(
             contact_id=event.id, contact=contact, customer_key=customer_key, case_id=case.id, dedup=m.verdict,
             dedup_reason=f"{identity}; {m.reason}", category=c.category, phase=c.phase, severity=c.severity,

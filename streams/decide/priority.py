@@ -27,6 +27,26 @@ def segment_of(contact: Contact, rules: Routing, known: str | None = None) -> tu
     return rules.default_segment, "default segment"
 
 
+class PriorityTable:
+    """``priority_of`` memoised on what it reads: the formula and its reason string are pure
+    functions of a few discrete verdicts, so repeated combinations cost one hash lookup."""
+
+    def __init__(self, rules: Routing, size: int = 4096) -> None:
+        self.rules = rules
+        self.size = size
+        self._memo: dict[tuple[object, ...], Priority] = {}
+
+    def of(self, contact: Contact, c: Classification, segment: str) -> Priority:
+        key = (contact.channel, contact.is_public, c.sentiment, c.sentiment_reason, c.urgency, c.urgency_reason,
+               c.severity, c.category, segment)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            found = self._memo[key] = priority_of(contact, c, segment, self.rules)
+        return found
+
+
 def priority_of(contact: Contact, c: Classification, segment: str, rules: Routing) -> Priority:
     p = rules.priority
     urgency, u_why = p.base_urgency, "base"

@@ -41,6 +41,33 @@ def matches(when: When, f: Facts) -> bool:
             and (when.cues is None or not f.cues.isdisjoint(when.cues)))
 
 
+class RuleTable:
+    """``route`` and ``escalation`` memoised per distinct facts.
+
+    Why: both are pure functions of a small discrete input (channel, category, language,
+    segment, sentiment, public, severity, priority, cues), so real traffic repeats the same
+    few hundred combinations; a hash lookup replaces testing every rule. Bounded: the memo
+    is dropped when it reaches ``size`` entries.
+    """
+
+    def __init__(self, rules: Routing, size: int = 4096) -> None:
+        self.rules = rules
+        self.size = size
+        self._memo: dict[tuple[object, ...], tuple[Route, Escalation | None]] = {}
+
+    def decide(self, contact: Contact, c: Classification, segment: str, priority: int) -> tuple[Route, Escalation | None]:
+        """Keyed by a plain tuple of the facts: cheaper to build and hash than :class:`Facts`."""
+        key = (contact.channel, c.category, c.language, segment, c.sentiment, contact.is_public, c.severity,
+               priority, frozenset(c.cues))
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.size:
+                self._memo.clear()
+            f = Facts.of(contact, c, segment, priority)
+            found = self._memo[key] = (route(f, self.rules), escalation(f, self.rules))
+        return found
+
+
 def route(f: Facts, rules: Routing) -> Route:
     """The validator guarantees the last route matches everything."""
     return next(r for r in rules.routes if matches(r.when, f))

@@ -8,7 +8,7 @@ from schemas.upsell import UpsellKind
 
 from ..rules.models import Upsell
 from .classify import Classification
-from .text import KeywordFamily, snippet
+from .text import Hit, KeywordFamily, first_by_rule, snippet
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +29,16 @@ class UpsellDetector:
         self.rules = rules
         self.family = KeywordFamily([c.keywords for c in rules.cues])
 
-    def detect(self, c: Classification, open_severity: int) -> UpsellCue:
-        """``open_severity``: highest severity among the customer's open cases (this contact's included)."""
-        hits = self.family.first_by_rule(c.text)
+    def keywords(self) -> list[list[str]]:
+        """The cue keywords, for a classifier to find in its own pass over the text (see ``detect``)."""
+        return [c.keywords for c in self.rules.cues]
+
+    def detect(self, c: Classification, open_severity: int, found: list[Hit] | None = None) -> UpsellCue:
+        """``open_severity``: highest severity among the customer's open cases (this contact's included).
+
+        ``found``: the hits of :meth:`keywords` in ``c.text`` when already scanned, else scanned here.
+        """
+        hits = self.family.first_by_rule(c.text) if found is None else first_by_rule(found)
         if not hits:
             return NO_CUE
         # best cue by score; several distinct cues add a little confidence

@@ -5,7 +5,8 @@ both are first re-keyed by case id onto one internal topic (``<app id>-sla-comma
 produced by Faust's own (murmur2) partitioner; the case table (changelogged, see
 :mod:`streams.sla.tables`) uses the same function, so it lives on the same partition as
 the commands about its cases, and the timer can write it too. Value of a command: one
-kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes.
+kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes; ``W`` is an
+event-time watermark (replays only, :mod:`streams.sla.clock`).
 
 Ordering for at-least-once without loss: events are sent and acknowledged by Kafka
 *before* the case state is written, so a crash in between re-emits the same
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import time
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, DeadLetterEvent
@@ -27,7 +29,9 @@ from schemas.sla import SlaEvent, SlaStatus
 from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
 
 from ..app import app, settings, topic
+from ..delivery import Outbox, batches
 from . import metrics
+from .clock import WATERMARK, StreamClock
 from .engine import ClockEngine, Emit, Result
 from .index import DueIndex
 from .policy import PolicySet, load_policy
@@ -41,6 +45,8 @@ PARTITIONS = 4
 policies = PolicySet(load_policy(settings.sla_policy))  # a bad file stops the worker here, with the reason
 engine = ClockEngine(policies)
 index = DueIndex()
+#: wall clock (live) or per-partition event time (replays): see streams.sla.clock
+stream_clock = StreamClock(settings.clock)
 open_clocks = metrics.OpenClocks()
 #: The agent and the timer both rewrite case state; one at a time.
 lock = asyncio.Lock()
@@ -63,28 +69,42 @@ async def dead_letter(agent: str, raw: bytes, exc: Exception) -> None:
     await deadletter_topic.send(value=DeadLetterEvent(source=SOURCE, data=letter).encode())
 
 
-@app.agent(routed_topic)
-async def sla_rekey_routed(stream):  # noqa: ANN001 - Faust stream
-    """Routed contacts, re-keyed from customer key to case id."""
-    async for raw in stream:
-        try:
-            case_id = RoutedContactEvent.decode(raw).data.case_id
-        except ValidationError as exc:
-            await dead_letter("sla_rekey_routed", raw, exc)
-            continue
-        await commands.send(key=case_id.encode(), value=b"R" + raw)
+def _routed_case_id(raw: bytes) -> str:
+    """Case id of a routed event: read from the JSON (the clock agent validates the whole event
+    anyway); only what that cannot read goes through the model, for the error that names the fault."""
+    try:
+        case_id = orjson.loads(raw)["data"]["case_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        case_id = None
+    return case_id if isinstance(case_id, str) else RoutedContactEvent.decode(raw).data.case_id
 
 
-@app.agent(lifecycle_topic)
-async def sla_rekey_lifecycle(stream):  # noqa: ANN001
-    """Lifecycle events, re-keyed by case id with Faust's partitioner (any producer may have sent them)."""
-    async for raw in stream:
-        try:
-            case_id = LifecycleEvent.decode(raw).data.case_id
-        except ValidationError as exc:
-            await dead_letter("sla_rekey_lifecycle", raw, exc)
-            continue
-        await commands.send(key=case_id.encode(), value=b"L" + raw)
+#: Routed contacts and lifecycle events about one case must reach the clock agent in the order
+#: they arrive (a first response must not overtake the contact that opened the case), so one
+#: agent re-keys both: two batching agents would each hold their events up to ``batch_within``
+#: and could reorder them.
+rekey_inputs = app.topic(routed_topic.get_topic_name(), lifecycle_topic.get_topic_name(), key_type=bytes,
+                         value_type=bytes)
+
+
+@app.agent(rekey_inputs)
+async def sla_rekey(stream):  # noqa: ANN001 - Faust stream
+    """Routed contacts (by customer) and lifecycle events (any partitioner), re-keyed by case id,
+    a batch at a time with one produce round trip; dead letters name the input's stage
+    (``sla_rekey_routed`` / ``sla_rekey_lifecycle``)."""
+    routed_name = routed_topic.get_topic_name()
+    async for events in batches(stream, events=True):
+        out = Outbox()
+        for event in events:
+            raw = event.value
+            is_routed = event.message.topic == routed_name
+            try:
+                case_id = _routed_case_id(raw) if is_routed else LifecycleEvent.decode(raw).data.case_id
+            except ValidationError as exc:
+                await dead_letter("sla_rekey_routed" if is_routed else "sla_rekey_lifecycle", raw, exc)
+                continue
+            await out.add(commands, case_id.encode(), (b"R" if is_routed else b"L") + raw)
+        await out.flush()
 
 
 def _load(batch: dict[str, CaseState], case_id: str) -> CaseState | None:
@@ -118,21 +138,20 @@ def apply_command(raw: bytes, state_of: dict[str, CaseState]) -> Result | None:
 
 async def publish(emits: list[Emit]) -> None:
     """Send and wait for Kafka's acknowledgement of every event."""
-    pending = []
+    out = Outbox()
     for emit in emits:
         payload = emit.payload
         if isinstance(payload, Escalation):
             value = EscalationEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
-            pending.append(await escalation_topic.send(key=payload.case_id.encode(), value=value.encode()))
+            await out.add(escalation_topic, payload.case_id.encode(), value.encode())
             metrics.ESCALATIONS.labels(payload.queue).inc()
             continue
         value = SlaEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
-        pending.append(await sla_topic.send(key=payload.case_id.encode(), value=value.encode()))
+        await out.add(sla_topic, payload.case_id.encode(), value.encode())
         metrics.EVENTS.labels(payload.clock.value, payload.status.value, payload.queue, payload.channel).inc()
         if payload.status == SlaStatus.BREACHED:
             metrics.BREACHES.labels(payload.clock.value, payload.queue, payload.channel).inc()
-    if pending:
-        await asyncio.gather(*pending)
+    await out.flush()
 
 
 async def commit(changed: dict[str, CaseState], before: dict[str, list], results: list[Result]) -> None:
@@ -141,6 +160,10 @@ async def commit(changed: dict[str, CaseState], before: dict[str, list], results
     for case_id, state in changed.items():
         cases[case_id.encode()] = state.encode()
         open_clocks.apply(before[case_id], _open_keys(state))
+    if changed:
+        # wait for the state writes too: shrinks the crash window in which an announced
+        # event would be announced again (with the same id) after a restart
+        await app.producer.flush()
     for r in results:
         if r.state is not None:
             for due, _clock in r.scheduled:
@@ -150,12 +173,21 @@ async def commit(changed: dict[str, CaseState], before: dict[str, list], results
 
 @app.agent(commands)
 async def sla_clocks(stream):  # noqa: ANN001
-    async for batch in stream.take(settings.batch_size, within=settings.batch_within):
+    async for batch in batches(stream):
         async with lock:
             changed: dict[str, CaseState] = {}
             before: dict[str, list] = {}
             results: list[Result] = []
             for raw in batch:
+                if stream_clock.event_time:
+                    passed = stream_clock.advance(raw)
+                    if passed is not None and _due_by(passed[1], results):
+                        # the stream passed a deadline: settle what came before, fire, go on
+                        await commit(changed, before, results)
+                        changed, before, results = {}, {}, []
+                        await _fire_locked(passed[1], passed[0])
+                if raw[:1] == WATERMARK:
+                    continue  # only moves event time (ignored on the wall clock)
                 try:
                     result = apply_command(raw, changed)
                 except (ValidationError, ValueError) as exc:
@@ -175,36 +207,51 @@ async def sla_clocks(stream):  # noqa: ANN001
 
 async def fire_due(now: float) -> int:
     """Fire every clock due by ``now``; returns the number of events sent."""
-    due_cases = index.pop_due(now)
-    if not due_cases:
+    if index.next_due() is None or index.next_due() > now:
         return 0
     async with lock:
-        changed: dict[str, CaseState] = {}
-        before: dict[str, list] = {}
-        results: list[Result] = []
-        for case_id in due_cases:
-            raw = cases.get(case_id.encode())
-            if raw is None:
-                continue  # stale entry: case moved to another worker
-            state = CaseState.decode(raw)
-            before[case_id] = _open_keys(state)
-            result = engine.fire(state, now)
-            if result.emits or result.scheduled:
-                changed[case_id] = state
-                results.append(result)
-        await commit(changed, before, results)
-        sent = time.time()
-        for r in results:
-            for e in r.emits:
-                if getattr(e.payload, "status", None) in (SlaStatus.WARNING, SlaStatus.BREACHED):
-                    metrics.LAG.observe(max(sent - e.payload.at.timestamp(), 0.0))
-        return sum(len(r.emits) for r in results)
+        return await _fire_locked(now)
+
+
+def _due_by(until: float, pending: list[Result]) -> bool:
+    """Event time: may a clock (indexed, or scheduled by the uncommitted ``pending``) be due by ``until``?"""
+    first = index.next_due()
+    return (first is not None and first <= until) or any(due <= until for r in pending for due, _ in r.scheduled)
+
+
+async def _fire_locked(now: float, partition: int | None = None) -> int:
+    """Fire clocks due by ``now`` (on ``partition`` only, for event time); the caller holds ``lock``."""
+    changed: dict[str, CaseState] = {}
+    before: dict[str, list] = {}
+    results: list[Result] = []
+    for case_id in index.pop_due(now):
+        raw = cases.get(case_id.encode())
+        if raw is None:
+            continue  # stale entry: case moved to another worker
+        state = CaseState.decode(raw)
+        if partition is not None and key_partition(case_id.encode(), PARTITIONS) != partition:
+            for c in state.clocks.values():  # that partition's time has not got here yet: keep its entries
+                if c.status == "running" and c.due is not None:
+                    index.push(c.due, case_id)
+            continue
+        before[case_id] = _open_keys(state)
+        result = engine.fire_through(state, now) if stream_clock.event_time else engine.fire(state, now)
+        if result.emits or result.scheduled:
+            changed[case_id] = state
+            results.append(result)
+    await commit(changed, before, results)
+    sent = time.time()
+    for r in results if not stream_clock.event_time else ():  # historic events: no detection lag to speak of
+        for e in r.emits:
+            if getattr(e.payload, "status", None) in (SlaStatus.WARNING, SlaStatus.BREACHED):
+                metrics.LAG.observe(max(sent - e.payload.at.timestamp(), 0.0))
+    return sum(len(r.emits) for r in results)
 
 
 @app.timer(policies.policy.tick)
 async def sla_tick() -> None:
-    if app.rebalancing:
-        return
+    if app.rebalancing or stream_clock.event_time:
+        return  # event time moves with the commands only
     await fire_due(time.time())
 
 

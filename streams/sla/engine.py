@@ -108,6 +108,22 @@ class ClockEngine:
                 self._emit(state, clock, SlaStatus.WARNING, at, result, fraction=reached)
         return result
 
+    def fire_through(self, state: CaseState, until: float) -> Result:
+        """Event time: announce every warning / breach due by ``until``, one point at a time.
+
+        The stream passed each point in turn (nothing was down), so every warning is
+        announced, exactly as a wall-clock worker ticking in real time would have done.
+        """
+        result = Result(state)
+        while True:
+            dues = [c.due for c in state.clocks.values() if c.status == "running" and c.due is not None
+                    and c.due <= until]
+            if not dues:
+                return result
+            step = self.fire(state, min(dues))
+            result.emits.extend(step.emits)
+            result.scheduled.extend(step.scheduled)
+
     # ---- transitions ----------------------------------------------------------------
     def _start(self, state: CaseState, trigger: str, at: float, result: Result) -> None:
         for name, spec in self.policy.clocks.items():

@@ -33,7 +33,8 @@ def contacts(draw: st.DrawFn) -> ContactEvent:
     thread = draw(st.one_of(st.none(), st.builds(Thread, message_id=st.sampled_from(["<1@x>", "<2@x>"]),
                                                  in_reply_to=st.sampled_from([None, "<1@x>", "<2@x>"]))))
     data = Contact(channel=channel, provider="prop", provider_message_id=mid,
-                   received_at=T0 + timedelta(seconds=draw(st.integers(0, 10 * 86400))),
+                   # within the dedup memory (rules: seen_hours = 168): older re-deliveries are decided again, by design
+                   received_at=T0 + timedelta(seconds=draw(st.integers(0, 6 * 86400))),
                    kind=draw(st.sampled_from(list(ContactKind))), customer=ident, subject=draw(st.none() | text),
                    body=draw(text), language=draw(st.sampled_from([None, "zh-CN", "en", "x"])), thread=thread,
                    is_public=draw(st.booleans()),
