@@ -6,6 +6,8 @@ with secrets masked (``intake config show``).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
@@ -38,7 +40,10 @@ def _default(cls: type[BaseSettings], name: str) -> str:
         return "(secret)" if value.get_secret_value() else "(empty)"
     if hasattr(value, "value"):  # enums
         value = value.value
-    return f"`{value}`" if value not in (None, "") else "(none)"
+    if value in (None, ""):
+        return "(none)"
+    # defaults computed from the working directory (the embedded data folder) read the same anywhere
+    return "`" + str(value).replace(str(Path.cwd()), "$PWD") + "`"
 
 
 def markdown() -> str:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import sys
 
-from .app import app
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .app import app, kafka
 
 
 def load_agents() -> None:
@@ -12,7 +14,35 @@ def load_agents() -> None:
     from .alerts import agents  # noqa: F401  (SLA clocks in streams.sla.agents, breach-spike alerts)
 
 
+def declare_internal_topics(timeout: float = 30.0) -> list[str]:
+    """Create the agents' internal (repartition) topics before the worker subscribes.
+
+    Faust declares them while it starts and subscribes at once; a topic the broker does not
+    list yet is left out of the first assignment, and when it shows up at the next metadata
+    refresh the whole group rebalances mid-stream. Created up front, the first assignment is
+    complete. Table changelogs are left to Faust (it creates them, compacted, before it
+    subscribes).
+    """
+    admin = AdminClient(kafka.confluent())
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    wanted = {name: NewTopic(name, num_partitions=agent.channel.partitions or app.conf.topic_partitions,
+                             replication_factor=app.conf.topic_replication_factor)
+              for agent in app.agents.values() if getattr(agent.channel, "internal", False)
+              for name in agent.channel.topics if name not in existing}
+    created = []
+    for name, future in (admin.create_topics(list(wanted.values()), operation_timeout=timeout).items()
+                         if wanted else ()):
+        try:
+            future.result()
+            created.append(name)
+        except Exception as exc:  # another worker of the group won the race: fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created
+
+
 def main(argv: list[str] | None = None) -> None:
     load_agents()
+    declare_internal_topics()
     sys.argv = ["intake-worker", *(argv if argv is not None else ["worker", "-l", "info"])]
     app.main()
