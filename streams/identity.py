@@ -17,6 +17,10 @@ key is derived from it (``cus-<blake2b of kind:value>``) and lives in the custom
   A message that follows a fresh pointer travels the merging contact's route behind it
   (Kafka keeps order per partition), so it can never reach the root before the state the
   merging contact carries.
+  A contact carrying state that passes an already merged key whose pointer is not its own
+  next hop re-points that key at its next hop, for the same reason: followers arriving
+  there later must not take a shortcut to the root ahead of what the walk carries (a walk
+  that carries nothing has left no pointers behind it, so it changes nothing).
 * Every hop goes to a strictly smaller key, so pointers can never form a cycle, even
   with merges decided concurrently on different partitions, and every walk ends.
 
@@ -113,7 +117,11 @@ class Walk:
             rest.discard(key)
             self._route(rest | {state.forward})
             self.key = self.next_key()
-            return False, None
+            if self.key == state.forward or not self.carried:
+                return False, None
+            # re-point at the next hop (a smaller key, bound for the same root): whoever follows
+            # this pointer later stays behind the state this walk carries
+            return False, CustomerState(forward=self.key)
         if key > self.target:  # union: this customer joins the root, its memory travels along
             self.carried.append(state.encode())
             self.pending.remove(key)

@@ -156,7 +156,8 @@ async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, ov
     decide_here, replaced = walk.hop(state)
     if replaced is not None:
         overlay[key] = replaced
-        metrics.MERGES.inc()
+        if state.forward is None:  # a merge, not a merged key re-pointed along the walk's route
+            metrics.MERGES.inc()
     if not decide_here:
         await _to_customer(out, b"C", walk.key, walk.encode(), payload)
         return

@@ -3,6 +3,8 @@
 ``golden/decide.jsonl`` was recorded with the former implementation (pydantic ``Case`` /
 ``CustomerState``, validated ``RoutedContact``, one automaton per keyword family) over the
 mixed workload of :mod:`.scenarios`; ``golden/states.jsonl`` holds customer states it wrote.
+The walk encodings (``hops``) were re-recorded once, when merge walks began re-pointing the
+merged keys they pass (:mod:`streams.identity`); every verdict and state stayed byte-identical.
 The legacy models are kept below as the reference for the stored state's JSON layout.
 """
 from __future__ import annotations

@@ -150,3 +150,30 @@ def test_bounces_never_link_identities() -> None:
             p.step(0)
     assert p.find(p.routed[a.id]) != p.find(p.routed[b.id])
     assert p.find(p.routed[auto.id]) == p.find(p.routed[a.id])
+
+
+def test_a_redelivery_never_overtakes_a_merge_that_reroutes_at_an_already_merged_key() -> None:
+    # Found by hypothesis (CI, stop 11): a merge walk bound for T passes X, already merged
+    # into R < T, and reroutes through T; a re-delivery following the pointers it left used to
+    # jump from X straight to R, ahead of the state (with the first delivery's id) the walk carries.
+    p = Pipeline()
+
+    def run(*events: ContactEvent) -> None:
+        for e in events:
+            p.ingest(e)
+        while p.inflight:
+            p.step(0)
+
+    first = contact("email", "e1", "where is my parcel", 0, email="a@x.cn")
+    run(first)
+    run(contact("webform", "w1", "two orders", 1, email="B@X.CN", order_numbers=["A123456", "B999999"]))
+    merge = contact("sms", "s1", "same thing", 2, phone=PHONES[0], email="a@x.cn", handle="wechat:o1",
+                    order_numbers=["A123456"])
+    p.ingest(merge)
+    p.ingest(first)  # the re-delivery enters right behind the merging contact
+    for _ in range(6):  # both walk largest key first: merge, re-delivery, merge, re-delivery ...
+        p.step(-1)
+    while p.inflight:  # ... then the smallest key first: the root, if anything got there early
+        p.step(0)      # step() fails if the re-delivery is decided again
+    assert len(p.routed) == 3
+    assert len({p.find(k) for k in p.routed.values()}) == 1, "all three contacts belong to one customer"
