@@ -3,7 +3,8 @@ over N contacts (default 10 million) spread over 30 days, with cases, lifecycle 
 
 Data is generated inside ClickHouse (INSERT ... SELECT FROM numbers) into the real tables, so the
 materialized views fill the aggregates exactly as the sink would. Reports load time, board
-latency (median and max of several refreshes, unfiltered and filtered) and on-disk size.
+latency (median and max of several refreshes: unfiltered, filtered, and right after 20 small
+inserts whose parts are not merged yet, as a live sink leaves them) and on-disk size.
 """
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ from sinks.wallboard.kpis import Window
 
 CONTACTS = int(os.environ.get("BENCH_WALLBOARD_CONTACTS", "10000000"))
 CHUNK = 1_000_000
+FRESH_BATCHES, FRESH_BATCH = 20, 2_000  # small inserts after the load, left unmerged for one measurement
 DAYS = 30
 
 
-def _load(client, total: int) -> None:
+def _load(client, total: int, first: int = 0, chunk: int = CHUNK, quiet: bool = False) -> None:
     """Contacts: 1 in 3 is a repeat on the case before it; lifecycle and SLA events for most cases."""
-    for start in range(0, total, CHUNK):
-        n = min(CHUNK, total - start)
+    for start in range(first, first + total, chunk):
+        n = min(chunk, first + total - start)
         base = f"(SELECT number + {start} AS n, now64(3, 'UTC') - toIntervalMillisecond(intHash32(n) % {DAYS * 86_400_000}) AS t FROM numbers({n}))"
         client.command(f"""
             INSERT INTO contacts (event_id, routed_event_id, received_at, routed_at, channel, provider, kind,
@@ -56,7 +58,8 @@ def _load(client, total: int) -> None:
                    ['general','after_sales','complaints','logistics','vip'][intHash32(n) % 5 + 1],
                    ['email','phone','webform','social','sms','chat'][n % 6 + 1], 'order', 0, 'standard', 'bench'
             FROM {base} WHERE n % 3 = 0""")
-        print(f"  loaded {start + n:,} contacts", flush=True)
+        if not quiet:
+            print(f"  loaded {start + n - first:,} contacts", flush=True)
 
 
 def _time(fn, repeats: int = 5) -> tuple[float, float]:
@@ -81,6 +84,11 @@ def run() -> dict[str, float | str]:
         board = queries.board(client, window)
         med, worst = _time(lambda: queries.board(client, Window.at()))
         fmed, fworst = _time(lambda: queries.board(client, Window.at(), queue="vip", channel="phone"))
+        # what a live sink leaves between background merges: recent small inserts, parts not yet merged
+        _load(client, FRESH_BATCHES * FRESH_BATCH, first=CONTACTS, chunk=FRESH_BATCH, quiet=True)
+        unmerged = client.query("SELECT count() FROM system.parts WHERE database = 'wb' AND table = 'cases' AND active").result_rows[0][0]
+        umed, uworst = _time(lambda: queries.board(client, Window.at()), 3)
+        client.command("OPTIMIZE TABLE cases FINAL")
         parts = {}
         for sql_name in ("CONTACTS", "SLA", "UPSELL", "CASES"):
             sql = getattr(queries, sql_name)
@@ -92,6 +100,8 @@ def run() -> dict[str, float | str]:
     figures = {"contacts": CONTACTS, "cases_rows": cases, "load_s": round(load_s, 1),
                "board_p50_ms": round(med * 1000), "board_max_ms": round(worst * 1000),
                "board_filtered_p50_ms": round(fmed * 1000), "board_filtered_max_ms": round(fworst * 1000),
+               "cases_parts_unmerged": unmerged, "board_unmerged_p50_ms": round(umed * 1000),
+               "board_unmerged_max_ms": round(uworst * 1000),
                **{f"query_{k}_ms": round(v * 1000) for k, v in parts.items()},
                "disk_mb": round(size / 1e6), "received_today": board["total"]["received"],
                "in_queue": board["total"]["in_queue"]}

@@ -2,7 +2,9 @@
 
 Starts the local broker, creates the topics, then runs each service as its own process
 (as in production, they meet only on Kafka) and restarts none of them silently: if one
-exits, everything stops and its log tail is printed.
+exits, everything stops and its log tail is printed. The one exception is the status a
+worker's stall watchdog exits with (75, ``streams/watchdog.py``): that exit asks its
+supervisor for a restart, so the worker is started again, with a line saying so.
 """
 from __future__ import annotations
 
@@ -116,7 +118,11 @@ def run_local(traffic_rate: float = 5.0, desk_simulator: bool = True) -> int:
               "Ctrl-C stops everything.\n", flush=True)
         while not stopping:
             for service in services:
-                if service.process and service.process.poll() is not None:
+                if service.process and service.process.poll() == os.EX_TEMPFAIL:
+                    print(f"{service.name} stalled and exited (status {os.EX_TEMPFAIL}, see its log): starting it again",
+                          file=sys.stderr, flush=True)
+                    service.start(env)
+                elif service.process and service.process.poll() is not None:
                     print(f"{service.name} exited with {service.process.returncode}:\n{service.tail()}", file=sys.stderr)
                     return 1
             time.sleep(1)

@@ -35,6 +35,15 @@ class StreamSettings(BaseSettings):
                                                                    "(None: whatever the fetch returned)")
     stream_buffer_maxsize: int = Field(default=8192, description="events buffered per topic partition before Faust "
                                                                  "pauses fetching it (Faust's default: 4096)")
+    stall_seconds: float = Field(default=120.0, description=(
+        "a worker that owns source partitions with events left and commits none of them for this long (or whose "
+        "table recovery stops advancing for this long) is stalled: /healthz answers 503 and stall_action applies; "
+        "0 turns the watchdog off (streams/watchdog.py)"))
+    stall_check_seconds: float = Field(default=10.0, description="how often the watchdog reads the group's committed "
+                                                                 "and end offsets from the broker")
+    stall_action: Literal["exit", "report"] = Field(default="exit", description=(
+        "on a stall: exit (status 75, for the supervisor to restart the worker: nothing is lost, uncommitted "
+        "events are processed again) or report (only /healthz and the intake_worker_stalled gauge)"))
     rules_dir: Path | None = Field(default=None, description="folder with routing/classification/upsell rules; None for the shipped rules")
     sla_policy: Path | None = Field(default=None, description="SLA policy file; None for the shipped presets")
     clock: Literal["wall", "event"] = Field(

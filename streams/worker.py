@@ -12,6 +12,7 @@ def load_agents() -> None:
     """Each import registers its agents on ``app``."""
     from . import routing  # noqa: F401
     from .alerts import agents  # noqa: F401  (SLA clocks in streams.sla.agents, breach-spike alerts)
+    from . import watchdog  # noqa: F401  (/healthz: stalled partitions)
 
 
 def declare_internal_topics(timeout: float = 30.0) -> list[str]:

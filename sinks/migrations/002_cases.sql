@@ -3,7 +3,7 @@
 -- that arrives twice upstream changes nothing. "Latest queue" and friends are max((time, value))
 -- tuples rather than argMax states: same answer, several times cheaper to merge at read time.
 -- Rows that carry no information for a tuple column use a sentinel time that never wins
--- (1970 for max, 2299 for min). Read through cases_current (GROUP BY case_id).
+-- (1970 for max, 2299 for min). Read through cases_current (one row per case; see 006).
 
 CREATE TABLE IF NOT EXISTS cases (
     case_id            String,

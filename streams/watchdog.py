@@ -1,0 +1,133 @@
+"""Stall watchdog: a worker that owns events it does not process is not healthy.
+
+Why: Faust's web index answers as long as the event loop runs, so a worker that reports Ready
+and then consumes nothing (seen, rarely, right after a restart: docs/routing.md, Known issue)
+looked healthy to every probe while its partitions piled up. Here progress is judged from the
+broker's side: for each source partition this worker owns, the group's committed offset
+against the partition's end. A partition with events left whose committed offset has not moved
+for ``stall_seconds`` is stalled; so is a table recovery whose remaining count has not fallen
+for as long. Then ``/healthz`` answers 503 with the partitions, ``intake_worker_stalled`` is 1,
+and with ``stall_action = exit`` the process exits with status 75 (EX_TEMPFAIL) so its
+supervisor restarts it. Exiting without a graceful stop is safe: nothing is committed before
+its outputs and tables are written (streams.delivery), so a restart redoes, never skips.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import faust
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+from prometheus_client import Gauge
+
+from .app import app, kafka, settings
+
+EX_TEMPFAIL = os.EX_TEMPFAIL  # 75: "temporary failure, try again": the supervisor restarts the worker
+RECOVERY = ("<table recovery>", 0)  # recovery's remaining count, tracked like a partition
+
+Partition = tuple[str, int]
+
+log = logging.getLogger(__name__)
+LAG = Gauge("intake_worker_lag_events", "Events in this worker's source partitions not yet committed by its group")
+STALLED = Gauge("intake_worker_stalled", "1 while this worker owns events it has not made progress on for stall_seconds")
+
+
+@dataclass
+class Progress:
+    """Per partition: the committed offset last seen and since when it has stood still while behind."""
+
+    limit: float
+    _still: dict[Partition, tuple[int, float]] = field(default_factory=dict)
+
+    def observe(self, now: float, offsets: dict[Partition, tuple[int, int]]) -> dict[Partition, int]:
+        """``offsets``: partition -> (position, end). Returns the stalled partitions with their lag."""
+        still: dict[Partition, tuple[int, float]] = {}
+        stalled: dict[Partition, int] = {}
+        for tp, (position, end) in offsets.items():
+            if position >= end:
+                continue
+            before = self._still.get(tp)
+            since = before[1] if before is not None and before[0] == position else now
+            still[tp] = (position, since)
+            if now - since >= self.limit:
+                stalled[tp] = end - position
+        self._still = still
+        return stalled
+
+
+def source_partitions() -> list[Partition]:
+    """The partitions this worker owns of the topics its agents read (not table changelogs)."""
+    sources = {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+    return sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in sources)
+
+
+def broker_offsets(admin: AdminClient, group: str, partitions: list[Partition],
+                   timeout: float = 10.0) -> dict[Partition, tuple[int, int]]:
+    """(committed offset of the group, or the earliest offset if none yet; end offset) per partition."""
+    if not partitions:
+        return {}
+    tps = [TopicPartition(t, p) for t, p in partitions]
+    request = [ConsumerGroupTopicPartitions(group, tps)]
+    committed = {(tp.topic, tp.partition): tp.offset
+                 for tp in admin.list_consumer_group_offsets(request, request_timeout=timeout)[group]
+                 .result().topic_partitions}
+    ends = {(tp.topic, tp.partition): f.result().offset
+            for tp, f in admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout).items()}
+    starts = {(tp.topic, tp.partition): f.result().offset
+              for tp, f in admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps},
+                                              request_timeout=timeout).items()}
+    return {tp: (max(committed.get(tp, -1), starts[tp]), ends[tp]) for tp in partitions}
+
+
+progress = Progress(settings.stall_seconds)
+stalled: dict[Partition, int] = {}
+_admin: list[AdminClient] = []
+
+
+async def check() -> dict[Partition, int]:
+    """One look at the broker; updates ``stalled`` and the gauges."""
+    if app.rebalancing:
+        progress.observe(time.monotonic(), {})  # a new assignment starts new clocks
+        stalled.clear()
+        return stalled
+    if not _admin:
+        _admin.append(AdminClient(kafka.confluent()))
+    offsets = await asyncio.get_running_loop().run_in_executor(
+        None, broker_offsets, _admin[0], app.conf.id, source_partitions())
+    LAG.set(sum(max(end - position, 0) for position, end in offsets.values()))
+    if getattr(app, "in_recovery", False):
+        offsets[RECOVERY] = (-app.tables.recovery.active_remaining_total(), 0)
+    stalled.clear()
+    stalled.update(progress.observe(time.monotonic(), offsets))
+    STALLED.set(1 if stalled else 0)
+    return stalled
+
+
+if settings.stall_seconds > 0:
+    @app.timer(settings.stall_check_seconds)
+    async def watch_progress() -> None:
+        try:
+            found = await check()
+        except Exception:  # noqa: BLE001 - the broker may be away: that is not this worker's stall
+            log.warning("watchdog: could not read offsets from the broker", exc_info=True)
+            return
+        if not found:
+            return
+        log.error("watchdog: no progress for %.0f s on %s", settings.stall_seconds,
+                  ", ".join(f"{t}[{p}] ({lag} behind)" for (t, p), lag in sorted(found.items())))
+        if settings.stall_action == "exit":
+            log.error("watchdog: exiting with status %d so that the supervisor restarts this worker", EX_TEMPFAIL)
+            logging.shutdown()
+            os._exit(EX_TEMPFAIL)
+
+
+@app.page("/healthz")
+async def healthz(self: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    """Liveness: 503 while stalled (see the module docstring), else 200."""
+    body = {"status": "stalled" if stalled else "ok",
+            "stalled": {f"{t}[{p}]": lag for (t, p), lag in sorted(stalled.items())}}
+    return self.json(body, status=503 if stalled else 200)
