@@ -200,8 +200,11 @@ def test_ctrl_c_stops_cleanly_and_the_same_run_id_resumes(recorded: Recorded) ->
             "--to", recorded.range_to.isoformat(), "--run-id", "resume", "--no-publish",
             "--workdir", str(recorded.tmp / "replay")]
     # slow feed (1 event/s): Ctrl-C once the worker has taken in some events and the feed is not through
+    # as from a terminal: a job started in the background by a non-interactive shell (CI runners, `make &`)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
     first = subprocess.Popen([*args, "--rate", "1"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     assert first.stderr is not None
     for line in first.stderr:
