@@ -90,14 +90,16 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
     # to stall after "Ready" without consuming (inside Faust's recovery; not understood yet). Its
     # watchdog (streams/watchdog.py) makes it exit with status 75; start it again, as its supervisor
     # would. Nothing is lost: the next start processes everything. Tolerated once here, never twice.
-    deadline = time.monotonic() + 90
+    deadline, stalled = time.monotonic() + 90, 0
     while not out.routed(s2.id) and time.monotonic() < deadline:
         out.poll(0.5)
-        if worker.starts == 2 and worker.proc is not None and worker.proc.poll() == EX_TEMPFAIL:
+        if not stalled and worker.proc is not None and worker.proc.poll() == EX_TEMPFAIL:
             print("the restarted worker stalled and its watchdog stopped it: starting it again (known issue)")
+            stalled = 1
             worker.start()
-    if not out.routed(s2.id) and worker.starts == 2:
+    if not out.routed(s2.id) and not stalled:
         print("the restarted worker stalled, unseen by its watchdog: restarting it once more")
+        stalled = 1
         worker.stop()
         worker.start()
 
@@ -126,7 +128,7 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
     assert len({r["case_id"] for r in (r1, rw, rs, rr, r2)}) == 1
     metrics = worker.metrics()
     assert "intake_routing_redeliveries_total" in metrics
-    assert worker.starts == 2
+    assert worker.starts == 2 + stalled  # the kill's restart, and at most one for the known stall
 
 
 def _random_inputs(rng: random.Random, n: int) -> tuple[list, list[bytes]]:
