@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from schemas.admin import committed_offsets
 from schemas.settings import KafkaSettings
 
 
@@ -143,10 +144,7 @@ def end_offsets(kafka: KafkaSettings, topics: Iterable[str]) -> dict[tuple[str, 
 
 def group_offsets(kafka: KafkaSettings, group: str) -> dict[tuple[str, int], int]:
     """Committed offsets of a consumer group (read only: the group is not joined)."""
-    admin = AdminClient(kafka.confluent())
-    future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group]
     try:
-        result = future.result()
+        return committed_offsets(AdminClient(kafka.confluent()), group)
     except KafkaException:
         return {}
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}

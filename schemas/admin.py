@@ -1,19 +1,22 @@
-"""Creates the catalog's topics on a cluster; idempotent, so every service may call it at start."""
+"""Kafka admin operations every part needs: topics created idempotently, offsets read without
+joining a group. Here so that connectors, streams, sinks and the CLI share one implementation."""
 from __future__ import annotations
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from collections.abc import Iterable
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from .settings import KafkaSettings
 from .topics import CATALOG, TopicSpec
 
+Partition = tuple[str, int]
 
-def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = CATALOG,
-                  replication_factor: int = 1, timeout: float = 30.0) -> list[str]:
-    """Create missing topics; returns the names created. Existing topics are left as they are."""
-    admin = AdminClient(settings.confluent())
+
+def create_topics(admin: AdminClient, topics: list[NewTopic], timeout: float = 30.0) -> list[str]:
+    """Create the topics the broker does not list yet; returns the names created."""
     existing = set(admin.list_topics(timeout=timeout).topics)
-    wanted = [NewTopic(settings.topic(s), num_partitions=s.partitions, replication_factor=replication_factor,
-                       config=s.config()) for s in specs if settings.topic(s) not in existing]
+    wanted = [t for t in topics if t.topic not in existing]
     if not wanted:
         return []
     created = []
@@ -25,3 +28,31 @@ def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = CATALO
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     return created
+
+
+def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = CATALOG,
+                  replication_factor: int = 1, timeout: float = 30.0) -> list[str]:
+    """Create missing catalog topics; returns the names created. Existing topics are left as they are."""
+    return create_topics(AdminClient(settings.confluent()),
+                         [NewTopic(settings.topic(s), num_partitions=s.partitions, replication_factor=replication_factor,
+                                   config=s.config()) for s in specs], timeout)
+
+
+def committed_offsets(admin: AdminClient, group: str, partitions: Iterable[Partition] | None = None,
+                      timeout: float = 10.0) -> dict[Partition, int]:
+    """A consumer group's committed offsets (all its partitions, or those given); read only, the
+    group is not joined. Partitions the group never committed are left out."""
+    tps = None if partitions is None else [TopicPartition(t, p) for t, p in partitions]
+    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)],
+                                               request_timeout=timeout)[group].result()
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+
+def log_offsets(admin: AdminClient, partitions: Iterable[Partition], spec: OffsetSpec,
+                timeout: float = 10.0) -> dict[Partition, int]:
+    """Each partition's earliest (``OffsetSpec.earliest()``) or end (``OffsetSpec.latest()``) offset."""
+    request = {TopicPartition(t, p): spec for t, p in partitions}
+    if not request:
+        return {}
+    return {(tp.topic, tp.partition): f.result().offset
+            for tp, f in admin.list_offsets(request, request_timeout=timeout).items()}

@@ -14,22 +14,22 @@ its outputs and tables are written (streams.delivery), so a restart redoes, neve
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 
 import faust
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import Gauge
+
+from schemas.admin import Partition, committed_offsets, log_offsets
 
 from .app import app, kafka, settings
 
 EX_TEMPFAIL = os.EX_TEMPFAIL  # 75: "temporary failure, try again": the supervisor restarts the worker
 RECOVERY = ("<table recovery>", 0)  # recovery's remaining count, tracked like a partition
-
-Partition = tuple[str, int]
 
 log = logging.getLogger(__name__)
 LAG = Gauge("intake_worker_lag_events", "Events in this worker's source partitions not yet committed by its group")
@@ -65,27 +65,23 @@ def source_partitions() -> list[Partition]:
     return sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in sources)
 
 
-def broker_offsets(admin: AdminClient, group: str, partitions: list[Partition],
-                   timeout: float = 10.0) -> dict[Partition, tuple[int, int]]:
+def broker_offsets(admin: AdminClient, group: str, partitions: list[Partition]) -> dict[Partition, tuple[int, int]]:
     """(committed offset of the group, or the earliest offset if none yet; end offset) per partition."""
     if not partitions:
         return {}
-    tps = [TopicPartition(t, p) for t, p in partitions]
-    request = [ConsumerGroupTopicPartitions(group, tps)]
-    committed = {(tp.topic, tp.partition): tp.offset
-                 for tp in admin.list_consumer_group_offsets(request, request_timeout=timeout)[group]
-                 .result().topic_partitions}
-    ends = {(tp.topic, tp.partition): f.result().offset
-            for tp, f in admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout).items()}
-    starts = {(tp.topic, tp.partition): f.result().offset
-              for tp, f in admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps},
-                                              request_timeout=timeout).items()}
-    return {tp: (max(committed.get(tp, -1), starts[tp]), ends[tp]) for tp in partitions}
+    committed = committed_offsets(admin, group, partitions)
+    starts = log_offsets(admin, partitions, OffsetSpec.earliest())
+    ends = log_offsets(admin, partitions, OffsetSpec.latest())
+    return {tp: (max(committed.get(tp, starts[tp]), starts[tp]), ends[tp]) for tp in partitions}
 
 
 progress = Progress(settings.stall_seconds)
 stalled: dict[Partition, int] = {}
-_admin: list[AdminClient] = []
+
+
+@functools.cache
+def _admin() -> AdminClient:
+    return AdminClient(kafka.confluent())
 
 
 async def check() -> dict[Partition, int]:
@@ -94,10 +90,8 @@ async def check() -> dict[Partition, int]:
         progress.observe(time.monotonic(), {})  # a new assignment starts new clocks
         stalled.clear()
         return stalled
-    if not _admin:
-        _admin.append(AdminClient(kafka.confluent()))
     offsets = await asyncio.get_running_loop().run_in_executor(
-        None, broker_offsets, _admin[0], app.conf.id, source_partitions())
+        None, broker_offsets, _admin(), app.conf.id, source_partitions())
     LAG.set(sum(max(end - position, 0) for position, end in offsets.values()))
     if getattr(app, "in_recovery", False):
         offsets[RECOVERY] = (-app.tables.recovery.active_remaining_total(), 0)

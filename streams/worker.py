@@ -5,6 +5,8 @@ import sys
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from schemas.admin import create_topics
+
 from .app import app, kafka
 
 
@@ -25,21 +27,10 @@ def declare_internal_topics(timeout: float = 30.0) -> list[str]:
     subscribes).
     """
     admin = AdminClient(kafka.confluent())
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    wanted = {name: NewTopic(name, num_partitions=agent.channel.partitions or app.conf.topic_partitions,
-                             replication_factor=app.conf.topic_replication_factor)
-              for agent in app.agents.values() if getattr(agent.channel, "internal", False)
-              for name in agent.channel.topics if name not in existing}
-    created = []
-    for name, future in (admin.create_topics(list(wanted.values()), operation_timeout=timeout).items()
-                         if wanted else ()):
-        try:
-            future.result()
-            created.append(name)
-        except Exception as exc:  # another worker of the group won the race: fine
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
-    return created
+    return create_topics(admin, [NewTopic(name, num_partitions=agent.channel.partitions or app.conf.topic_partitions,
+                                          replication_factor=app.conf.topic_replication_factor)
+                                 for agent in app.agents.values() if getattr(agent.channel, "internal", False)
+                                 for name in agent.channel.topics], timeout)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,6 @@
 and a stalled worker exits for its supervisor to restart it, losing nothing."""
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -60,15 +59,6 @@ def healthz(worker: LiveWorker) -> tuple[int, dict]:
     return r.status_code, r.json()
 
 
-def wait_for(what: str, predicate, timeout: float, worker: LiveWorker):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (value := predicate()):
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log()}")
-
-
 @pytest.mark.kafka
 def test_a_stalled_worker_reports_exits_and_its_restart_loses_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"wd{uuid.uuid4().hex[:8]}")
@@ -88,12 +78,12 @@ def test_a_stalled_worker_reports_exits_and_its_restart_loses_nothing(kafka_boot
     reporting = worker("report", hold=True, action="report")
     try:
         reporting.start()
-        wait_for("the worker to own its partitions", lambda: metric(reporting, "intake_sla_owned_partitions") == 4, 90,
+        out.wait(lambda: metric(reporting, "intake_sla_owned_partitions") == 4, 90, "the worker to own its partitions",
                  reporting)
         assert healthz(reporting) == (200, {"status": "ok", "stalled": {}})
         out.send(event)
-        status, body = wait_for("/healthz to report the stall", lambda: (h := healthz(reporting))[0] == 503 and h,
-                                60, reporting)
+        status, body = out.wait(lambda: (h := healthz(reporting))[0] == 503 and h, 60, "/healthz to report the stall",
+                                reporting)
         assert body["status"] == "stalled"
         assert any(name.startswith(kafka.topic(CONTACTS)) and lag == 1 for name, lag in body["stalled"].items()), body
         assert metric(reporting, "intake_worker_stalled") == 1
@@ -104,7 +94,7 @@ def test_a_stalled_worker_reports_exits_and_its_restart_loses_nothing(kafka_boot
     exiting = worker("exit", hold=True, action="exit")
     try:
         exiting.start()
-        assert wait_for("the stalled worker to exit", lambda: exiting.proc.poll() is not None, 120, exiting)
+        out.wait(lambda: exiting.proc.poll() is not None, 120, "the stalled worker to exit")
         assert exiting.proc.returncode == EX_TEMPFAIL, exiting.log()
         assert "watchdog: no progress" in exiting.log()
     finally:
