@@ -203,5 +203,5 @@ def watch_workers(kafka, workers: list[subprocess.Popen], first_topic: str, rout
         if now - last_print > 10:
             print(f"  {now - began:5.0f} s: {routed} routed", flush=True)
             last_print = now
-        time.sleep(0.1)
+        time.sleep(0.25)  # each round reads the workers' /metrics: more often would load them
     raise TimeoutError(f"{routed_topic} / SLA did not reach {goal:.0f} within {timeout:.0f} s")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 
 import faust
+from faust import transport
 
 from schemas.settings import KafkaSettings
 from schemas.topics import TopicSpec
 
+from . import consumer
 from .settings import StreamSettings
 
 kafka = KafkaSettings()
@@ -35,7 +37,17 @@ class Worker(faust.Worker):
         super().on_setup_root_logger(logger, level)
 
 
-app = faust.App(
+class App(faust.App):
+    """Faust's app on a consumer without four asyncio tasks per message (:mod:`streams.consumer`)."""
+
+    def _new_transport(self) -> transport.base.Transport:
+        chosen = transport.by_url(self.conf.broker_consumer[0])
+        if chosen is consumer.Transport.__base__:
+            chosen = consumer.Transport
+        return chosen(self.conf.broker_consumer, self)
+
+
+app = App(
     settings.app_id,
     broker=kafka.faust_broker(),
     broker_credentials=kafka.faust_credentials(),

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
-
 from .app import app, settings
+from .tables import key_hash
 
 
 class Outbox:
@@ -60,7 +59,7 @@ class Outbox:
             partition = random.choice(list(self._producer.client.cluster.available_partitions_for_topic(name))
                                       or partitions)
         else:
-            partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            partition = partitions[key_hash(key) % len(partitions)]
         slot = (name, partition)
         batch = self._batches.get(slot)
         if batch is None:

@@ -11,7 +11,7 @@
   (case ids embed their customer key).
 
 The internal topic is produced with Faust's murmur2 partitioner and the table places keys
-with the same function (:mod:`streams.sla.tables`), so state and the messages about it share
+with the same function (:mod:`streams.tables`), so state and the messages about it share
 a partition even though batches mix keys. Per batch: decide against an in-memory overlay,
 send every output and wait for Kafka's acks, *then* write the table; a crash in between
 re-runs the batch, and the per-customer ``seen`` ids turn the re-run contact into a counted
@@ -44,7 +44,7 @@ from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
 from .sla.metrics import DEAD_LETTERS, expose
-from .sla.tables import key_partitioned_table
+from .tables import key_partitioned_table
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/routing"

@@ -23,7 +23,7 @@ from schemas.topics import ALERTS, SLA
 from ..app import app, settings, topic
 from ..delivery import Outbox, batches
 from ..sla.agents import dead_letter, policies
-from ..sla.tables import key_partitioned_table
+from ..tables import key_partitioned_table
 from .spike import SpikeDetector, SpikeState, Transition
 
 SOURCE = "/streams/alerts"

@@ -3,7 +3,7 @@
 ROUTED is keyed by customer and LIFECYCLE may come from any producer's partitioner, so
 both are first re-keyed by case id onto one internal topic (``<app id>-sla-commands``),
 produced by Faust's own (murmur2) partitioner; the case table (changelogged, see
-:mod:`streams.sla.tables`) uses the same function, so it lives on the same partition as
+:mod:`streams.tables`) uses the same function, so it lives on the same partition as
 the commands about its cases, and the timer can write it too. Value of a command: one
 kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes; ``W`` is an
 event-time watermark (replays only, :mod:`streams.sla.clock`).
@@ -36,7 +36,7 @@ from .engine import ClockEngine, Emit, Result
 from .index import DueIndex
 from .policy import PolicySet, load_policy
 from .state import CaseState
-from .tables import key_partition, key_partitioned_table
+from ..tables import key_partition, key_partitioned_table
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/sla"

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import orjson
 
-from .tables import key_partition
+from ..tables import key_partition
 
 #: Partitions of the internal command topic (and of the ``sla-cases`` table).
 PARTITIONS = 4

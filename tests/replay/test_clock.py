@@ -6,7 +6,7 @@ import math
 from streams.sla.clock import PARTITIONS, StreamClock, command_time, commands_topic, watermark
 from streams.sla.engine import ClockEngine
 from streams.sla.policy import PolicySet, load_policy
-from streams.sla.tables import key_partition
+from streams.tables import key_partition
 
 from ..sla.builders import lifecycle, routed
 from ..sla.conftest import SHORT_POLICY

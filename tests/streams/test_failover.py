@@ -25,7 +25,7 @@ from schemas.contact import ContactEvent, Thread
 from schemas.settings import KafkaSettings
 from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, UPSELL
 
-from streams.sla.tables import key_partition
+from streams.tables import key_partition
 
 from .builders import contact
 from .conftest import LiveWorker, Outputs, drop_topics
