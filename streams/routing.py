@@ -125,11 +125,13 @@ async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
 async def route_cases(stream):  # noqa: ANN001
     async for batch in batches(stream):
         overlay: dict[str, CustomerState] = {}
+        stored: dict[str, bytes | None] = {}
         out = Outbox()
 
         def state_of(key: str) -> CustomerState:
             if key not in overlay:
-                overlay[key] = CustomerState.decode(customers.get(key.encode()))
+                stored[key] = customers.get(key.encode())
+                overlay[key] = CustomerState.decode(stored[key])
             return overlay[key]
 
         for raw in batch:
@@ -146,7 +148,10 @@ async def route_cases(stream):  # noqa: ANN001
                 overlay.pop(orjson.loads(header)["key"], None)
         await out.flush()  # every output acknowledged before the state is written
         for key, state in overlay.items():
-            customers[key.encode()] = state.encode()
+            encoded = state.encode()
+            if encoded != stored[key]:  # a key a contact only passed through keeps its changelog record
+                await out.put(customers, key.encode(), encoded)
+        await out.flush()
 
 
 async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> None:

@@ -95,8 +95,10 @@ async def alerts_count_breaches(stream):  # noqa: ANN001
                 if (t := detector.evaluate(state, now)) is not None:
                     transitions.append(t)
             await _publish(transitions)  # before the state write: a crash re-sends the same ids
+            out = Outbox()
             for key, state in changed.items():
-                spikes[key] = state.encode()
+                await out.put(spikes, key, state.encode())
+            await out.flush()
 
 
 def _owns_windows() -> bool:
@@ -123,8 +125,7 @@ async def alerts_tick() -> None:
             elif (len(state.buckets), state.firing) != before:
                 updates[key] = state
         await _publish(transitions)
+        out = Outbox()
         for key, state in updates.items():
-            if state is None:
-                del spikes[key]
-            else:
-                spikes[key] = state.encode()
+            await out.put(spikes, key, None if state is None else state.encode())
+        await out.flush()

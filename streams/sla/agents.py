@@ -157,13 +157,13 @@ async def publish(emits: list[Emit]) -> None:
 async def commit(changed: dict[str, CaseState], before: dict[str, list], results: list[Result]) -> None:
     """Publish, then persist: see the module docstring for why in this order."""
     await publish([e for r in results for e in r.emits])
+    out = Outbox()
     for case_id, state in changed.items():
-        cases[case_id.encode()] = state.encode()
+        await out.put(cases, case_id.encode(), state.encode())
         open_clocks.apply(before[case_id], _open_keys(state))
-    if changed:
-        # wait for the state writes too: shrinks the crash window in which an announced
-        # event would be announced again (with the same id) after a restart
-        await app.producer.flush()
+    # wait for the state writes too: shrinks the crash window in which an announced
+    # event would be announced again (with the same id) after a restart
+    await out.flush()
     for r in results:
         if r.state is not None:
             for due, _clock in r.scheduled:
