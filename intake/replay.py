@@ -43,6 +43,7 @@ from schemas.admin import ensure_topics
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, DEADLETTER, LIFECYCLE
 from streams.settings import StreamSettings
+from streams.packing import unpack
 from streams.sla.clock import PARTITIONS, commands_topic, watermark
 
 from . import kafka_range
@@ -188,7 +189,8 @@ class Observer(threading.Thread):
             while not self.stopping.is_set():
                 for msg in consumer.consume(500, 0.2):
                     if not msg.error() and msg.value():
-                        self._take(msg.topic() == topics[0], msg.value())
+                        for value in unpack(msg.value()):  # the worker packs its commands (streams/packing.py)
+                            self._take(msg.topic() == topics[0], value)
         finally:
             consumer.close()
 

@@ -16,6 +16,7 @@ import faust
 from faust.types import TP
 
 from .app import app, settings
+from .packing import PACK_BYTES, PACKED, PACKED_TOPICS, frame, unpack
 from .tables import key_hash
 
 
@@ -39,13 +40,14 @@ class Outbox:
     and nothing waits for their acknowledgement before the input is committed.
     """
 
-    __slots__ = ("_batches", "_futures", "_producer", "_tables", "count")
+    __slots__ = ("_batches", "_futures", "_packs", "_producer", "_tables", "count")
 
     _partitions: dict[str, list[int]] = {}
 
     def __init__(self) -> None:
         self._producer: Any = None
         self._batches: dict[tuple[str, int], Any] = {}
+        self._packs: dict[tuple[str, int], bytearray] = {}
         self._futures: list[tuple[tuple[str, int], int, asyncio.Future]] = []
         self._tables: dict[str, faust.Table] = {}
         self.count = 0
@@ -69,6 +71,16 @@ class Outbox:
         else:
             partition = partitions[key_hash(key) % len(partitions)]
         slot = (name, partition)
+        self.count += 1
+        if name in PACKED_TOPICS and value is not None:
+            pack = self._packs.setdefault(slot, bytearray(PACKED))
+            pack += frame(value)
+            if len(pack) >= PACK_BYTES:
+                await self._append(slot, None, bytes(self._packs.pop(slot)))
+            return
+        await self._append(slot, key, value)
+
+    async def _append(self, slot: tuple[str, int], key: bytes | None, value: bytes | None) -> None:
         batch = self._batches.get(slot)
         if batch is None:
             batch = self._batches[slot] = self._producer.create_batch()
@@ -76,8 +88,7 @@ class Outbox:
             await self._send(slot)  # full: send it, start the next one
             batch = self._batches[slot] = self._producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a message of {len(value or b'')} bytes does not fit a record batch for {name}")
-        self.count += 1
+                raise ValueError(f"a message of {len(value or b'')} bytes does not fit a record batch for {slot[0]}")
 
     async def put(self, table: faust.Table, key: bytes, value: bytes | None) -> None:
         """``table[key] = value`` (None deletes the key): stored now, its changelog record sent with the outbox.
@@ -100,6 +111,9 @@ class Outbox:
 
     async def flush(self) -> None:
         """Send what is queued and wait until Kafka acknowledged every message added so far."""
+        for slot, pack in list(self._packs.items()):
+            await self._append(slot, None, bytes(pack))
+        self._packs.clear()
         for slot in list(self._batches):
             await self._send(slot)
         sent, self._futures = self._futures, []
@@ -117,6 +131,9 @@ async def batches(stream: faust.StreamT, *, events: bool = False, size: int | No
                   within: float | None = None) -> AsyncIterator[list[Any]]:
     """Batches of ``stream`` (values, or Faust events with ``events=True``), acked only once processed.
 
+    Packed records (:func:`streams.packing.packed`) come out as the messages they carry; ``events=True`` hands out
+    records as they are, so it is for unpacked topics.
+
     Use this instead of ``stream.take()`` / ``stream.take_events()``: those ack a batch in a
     ``finally:``, so a batch whose agent body did not finish (cancelled by a SIGTERM or a rebalance
     while it waited in ``await outbox.flush()``, or raised) is acked all the same, and the consumer's
@@ -129,7 +146,7 @@ async def batches(stream: faust.StreamT, *, events: bool = False, size: int | No
     """
     async for taken in stream.noack_take(size or settings.batch_size,
                                          within=settings.batch_within if within is None else within):
-        yield list(taken) if events else [event.value for event in taken]
+        yield list(taken) if events else [message for event in taken for message in unpack(event.value)]
         for event in taken:  # reached only when the body finished the batch
             await stream.ack(event)
 

@@ -43,6 +43,7 @@ from .delivery import Outbox, batches
 from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
+from .packing import packed
 from .sla.metrics import DEAD_LETTERS, expose
 from .tables import key_partitioned_table
 
@@ -59,8 +60,8 @@ escalations_topic = topic(ESCALATIONS)
 routed_topic = topic(ROUTED)
 upsell_topic = topic(UPSELL)
 deadletter_topic = topic(DEADLETTER)
-customer_topic = app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
-                           key_type=bytes, value_type=bytes)
+customer_topic = packed(app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
+                                  key_type=bytes, value_type=bytes))
 customers = key_partitioned_table(app, "customers", PARTITIONS,
                                   help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
 expose(app)
@@ -144,8 +145,10 @@ async def route_cases(stream):  # noqa: ANN001
             except Exception as exc:  # noqa: BLE001 - a poison message must not stop the partition
                 log.exception("route_cases: dead-lettering a message")
                 await out.add(deadletter_topic, None, dead_letter("route_cases", payload, exc))
-                # the decision may have half-changed this customer's state: reload it from the table
-                overlay.pop(orjson.loads(header)["key"], None)
+                try:  # the decision may have half-changed this customer's state: reload it from the table
+                    overlay.pop(orjson.loads(header)["key"], None)
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    pass  # not even a header: no state was touched
         await out.flush()  # every output acknowledged before the state is written
         for key, state in overlay.items():
             encoded = state.encode()

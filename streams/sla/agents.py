@@ -30,6 +30,7 @@ from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
 
 from ..app import app, settings, topic
 from ..delivery import Outbox, batches
+from ..packing import packed
 from . import metrics
 from .clock import WATERMARK, StreamClock
 from .engine import ClockEngine, Emit, Result
@@ -56,8 +57,8 @@ lifecycle_topic = topic(LIFECYCLE)
 sla_topic = topic(SLA)
 escalation_topic = topic(ESCALATIONS)
 deadletter_topic = topic(DEADLETTER)
-commands = app.topic(f"{app.conf.id}-sla-commands", internal=True, partitions=PARTITIONS,
-                     key_type=bytes, value_type=bytes)
+commands = packed(app.topic(f"{app.conf.id}-sla-commands", internal=True, partitions=PARTITIONS,
+                            key_type=bytes, value_type=bytes))
 cases = key_partitioned_table(app, "sla-cases", PARTITIONS, help="SLA clock state per case id (JSON CaseState)")
 metrics.expose(app)
 

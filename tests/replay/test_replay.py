@@ -33,6 +33,7 @@ from schemas.lifecycle import Lifecycle, LifecycleEvent
 from schemas.replay import ReplayReportEvent
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, ESCALATIONS, LIFECYCLE, REPLAY_REPORTS, ROUTED, SLA, UPSELL
+from streams.packing import unpack
 
 from ..sla.conftest import SHORT_POLICY as TEST_POLICY
 from ..sla.conftest import Collector, Feeder, Worker, drop_topics, wait_for
@@ -223,7 +224,8 @@ def test_ctrl_c_stops_cleanly_and_the_same_run_id_resumes(recorded: Recorded) ->
         second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     except subprocess.TimeoutExpired:
         stages = {spec.name: len(kafka_range.read(run, run.topic(spec))) for spec in (CONTACTS, ROUTED, LIFECYCLE, SLA)}
-        stages["commands"] = [r.value[:1] for r in kafka_range.read(run, f"{recorded.app_id}-replay-resume-sla-commands")]
+        stages["commands"] = [m[:1] for r in kafka_range.read(run, f"{recorded.app_id}-replay-resume-sla-commands")
+                              for m in unpack(r.value)]
         stages["customers"] = len(kafka_range.read(run, f"{recorded.app_id}-replay-resume-customers"))
         stages["group"] = kafka_range.group_offsets(run, f"{recorded.app_id}-replay-resume")
         stages["ends"] = kafka_range.end_offsets(run, [t for t, _ in stages["group"]])

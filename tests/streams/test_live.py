@@ -12,6 +12,7 @@ import pytest
 from schemas.contact import Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
 from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, UPSELL
+from streams.packing import PACKED, frame
 from streams.watchdog import EX_TEMPFAIL
 
 from .builders import T0, contact
@@ -161,3 +162,24 @@ def test_every_input_ends_routed_or_dead_lettered(live: tuple[LiveWorker, Output
     letters = [x["data"] for x in out.events[DEADLETTER.name][dead_before:]]
     assert len(letters) == len(garbage)
     assert all(letter["stage"] == "agent:route_ingress" and letter["cause"] for letter in letters)
+
+
+def test_poison_on_the_packed_internal_topics_is_dead_lettered_and_the_stream_goes_on(
+        live: tuple[LiveWorker, Outputs]) -> None:
+    worker, out = live
+    app_id = worker.env["INTAKE_STREAMS_APP_ID"]
+    dead_before = len(out.events[DEADLETTER.name])
+    poison = {f"{app_id}-customers": [b"not a walk", PACKED + frame(b"C{}\n{}")[:-2]],  # garbage, a damaged pack
+              f"{app_id}-sla-commands": [b"Xunknown", PACKED + frame(b"R{broken")]}  # a pack with a broken command
+    for topic, records in poison.items():
+        for raw in records:
+            out.producer.produce(topic, key=b"poison", value=raw)
+    out.producer.flush(10)
+    after = contact("webform", f"after-poison-{uuid.uuid4().hex[:6]}", "after the poison",
+                    email=f"poison-{uuid.uuid4().hex[:6]}@example.com", at=T0 + timedelta(days=30))
+    out.send(after)
+    out.routed_once(after, WAIT, worker)
+    out.wait(lambda: len(out.events[DEADLETTER.name]) - dead_before >= 4, WAIT, "four dead letters", worker)
+    stages = sorted(x["data"]["stage"] for x in out.events[DEADLETTER.name][dead_before:])
+    assert stages == ["agent:route_cases", "agent:route_cases", "agent:sla_clocks", "agent:sla_clocks"]
+    assert worker.alive()
