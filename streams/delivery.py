@@ -29,7 +29,8 @@ class Outbox:
     record batch per topic partition instead and gets one future per record batch. Partitions are chosen like
     the producer's default partitioner (murmur2 of the key, the function the key-partitioned
     tables use too; keyless messages go to a random available partition), so a message lands
-    where ``topic.send`` would have put it, in the order it was added.
+    where ``topic.send`` would have put it, in the order it was added. Messages for a packed
+    topic (:mod:`streams.packing`) are framed into one record per partition instead.
 
     ``await flush()`` hands every batch to the producer and waits for Kafka's acknowledgement
     of all of them (``acks=-1``): the agents write their tables only after it returned.
