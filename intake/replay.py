@@ -42,8 +42,8 @@ from confluent_kafka import Producer, TopicPartition
 from schemas.admin import ensure_topics
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, DEADLETTER, LIFECYCLE
-from streams.settings import StreamSettings
 from streams.packing import unpack
+from streams.settings import StreamSettings
 from streams.sla.clock import PARTITIONS, commands_topic, watermark
 
 from . import kafka_range

@@ -41,10 +41,7 @@ class App(faust.App):
     """Faust's app on a consumer without four asyncio tasks per message (:mod:`streams.consumer`)."""
 
     def _new_transport(self) -> transport.base.Transport:
-        chosen = transport.by_url(self.conf.broker_consumer[0])
-        if chosen is consumer.Transport.__base__:
-            chosen = consumer.Transport
-        return chosen(self.conf.broker_consumer, self)
+        return consumer.transport_for(transport.by_url(self.conf.broker_consumer[0]))(self.conf.broker_consumer, self)
 
 
 app = App(

@@ -68,3 +68,8 @@ class Consumer(aiokafka.Consumer):
 
 class Transport(aiokafka.Transport):
     Consumer = Consumer
+
+
+def transport_for(chosen: type) -> type:
+    """This transport in place of Faust's aiokafka one; any other driver as it is."""
+    return Transport if chosen is aiokafka.Transport else chosen

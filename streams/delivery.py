@@ -74,7 +74,9 @@ class Outbox:
         slot = (name, partition)
         self.count += 1
         if name in PACKED_TOPICS and value is not None:
-            pack = self._packs.setdefault(slot, bytearray(PACKED))
+            pack = self._packs.get(slot)
+            if pack is None:
+                pack = self._packs[slot] = bytearray(PACKED)
             pack += frame(value)
             if len(pack) >= PACK_BYTES:
                 await self._append(slot, None, bytes(self._packs.pop(slot)))

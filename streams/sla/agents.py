@@ -31,13 +31,13 @@ from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
 from ..app import app, settings, topic
 from ..delivery import Outbox, batches
 from ..packing import packed
+from ..tables import key_partition, key_partitioned_table
 from . import metrics
 from .clock import WATERMARK, StreamClock
 from .engine import ClockEngine, Emit, Result
 from .index import DueIndex
 from .policy import PolicySet, load_policy
 from .state import CaseState
-from ..tables import key_partition, key_partitioned_table
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/sla"
