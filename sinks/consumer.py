@@ -2,23 +2,24 @@
 
 Exactly-once in ClickHouse on top of at-least-once Kafka delivery:
 
-1. Records are batched **per topic-partition**; a batch is cut by size or age.
+1. Records are batched **per topic-partition**; a batch is cut by size or age and named
+   ``<topic>/<partition>/<first>-<last>``.
 2. Before inserting, the batch's offset range ``[first, last]`` is written to ``sink_progress``
    (the *plan*).
-3. Each table's rows go in as one insert with ``insert_deduplication_token =
-   <topic>/<partition>/<first>-<last>``; tables keep a deduplication window.
+3. The batches ready at once are inserted together, one block per table, every row carrying
+   its batch's name (:mod:`sinks.writer`).
 4. Only then are offsets committed (``last + 1``, synchronously).
 
 A crash anywhere after 2 leaves a plan whose range starts at or after the committed offset.
 After a restart (or on the new owner after a rebalance) the first records seen for a
 partition look up those plans and the batcher cuts **exactly the same ranges** again, so the
-replayed inserts carry the same tokens and ClickHouse drops the ones already stored. Age and
-size never decide a replayed cut, so timing cannot change it. Crash before 2: nothing was
-inserted, any new cut is fine.
+replayed batches carry the same names; they are verified before the insert, and each table
+drops the rows of the batches it already holds. Age and size never decide a replayed cut, so
+timing cannot change it. Crash before 2: nothing was inserted, any new cut is fine.
 
-ClickHouse unreachable: the batch is kept in memory, assigned partitions are paused (the
+ClickHouse unreachable: the batches are kept in memory, assigned partitions are paused (the
 consumer keeps polling so it stays in the group), inserts are retried with capped exponential
-back-off under the same token, then consumption resumes. Nothing is skipped: offsets only
+back-off (every retry verified, as a replay is), then consumption resumes. Nothing is skipped: offsets only
 move past a batch once it is stored. A record that cannot be decoded or mapped becomes a
 ``dead_letters`` row (with the cause and payload) inside the same batch; the batch continues.
 """
@@ -83,7 +84,7 @@ class Batcher:
                 plans.popleft()
             if plans and plans[0][0] <= offset:
                 first, last = plans.popleft()
-                log.info("replaying planned batch %s[%d] %d-%d (same cut, same dedup token)", *tp, first, last)
+                log.info("replaying planned batch %s[%d] %d-%d (same cut, same name, verified)", *tp, first, last)
                 batch = Batch(tp[0], tp[1], first, now, replay_until=last)
             else:
                 batch = Batch(tp[0], tp[1], offset, now)
@@ -168,18 +169,19 @@ class SinkLoop:
         fresh = [(b.topic, b.partition, b.first, b.last) for b in batches if b.replay_until is None]
         if self._retry(lambda: self.writer.plan(fresh), "plan", consumer, stop) is None:
             return
-        written: list[Batch] = []
-        for batch in batches:
-            if (batch.topic, batch.partition) not in self.assigned:
-                continue  # revoked while we were retrying: its plan lets the next owner replay it
-            rows = self._rows(batch)
-            tp = (batch.topic, batch.partition)
-            if self._retry(lambda: self.writer.write(batch.token, rows), "insert", consumer, stop,
-                           alive=lambda: tp in self.assigned) is None:
-                if stop.is_set():
-                    return
-                continue  # revoked during the outage: the next owner replays its plan
-            written.append(batch)
+        rows = {b.token: self._rows(b) for b in batches}
+        maybe_stored = {b.token for b in batches if b.replay_until is not None}
+
+        def write() -> list[Batch]:
+            # a partition revoked meanwhile (during an outage) is left out: its next owner replays the plan
+            live = [b for b in batches if (b.topic, b.partition) in self.assigned]
+            self.writer.write([(b.token, rows[b.token]) for b in live], maybe_stored)
+            maybe_stored.update(rows)  # a retry may find any of them stored by the attempt that failed
+            return live
+
+        written = self._retry(write, "insert", consumer, stop)
+        if written is None:
+            return
         self.writer.fault.after_inserts()
         self._commit(consumer, written)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -216,8 +218,8 @@ class SinkLoop:
             metrics.BATCHES.labels(batch.topic).inc()
 
     def _retry(self, action: Callable[[], object], kind: str, consumer: Consumer | None,
-               stop: threading.Event | None, alive: Callable[[], bool] | None = None) -> object | None:
-        """Run ``action`` until it succeeds; None when stopping or no longer ``alive``. Polls (paused) meanwhile."""
+               stop: threading.Event | None) -> object | None:
+        """Run ``action`` until it succeeds; None when stopping. Polls (paused) meanwhile."""
         delay, paused = 0.1, False
         try:
             while True:
@@ -236,7 +238,7 @@ class SinkLoop:
                     paused = True
                 deadline = time.monotonic() + delay
                 while time.monotonic() < deadline:
-                    if (stop is not None and stop.is_set()) or (alive is not None and not alive()):
+                    if stop is not None and stop.is_set():
                         return None
                     if consumer is not None:
                         self._consume(consumer, timeout=0.1)  # serves the group; paused partitions yield nothing

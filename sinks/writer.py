@@ -1,18 +1,27 @@
-"""Columnar, idempotent inserts of one topic-partition batch, and the batch plan they rely on.
+"""Columnar, idempotent inserts of the topic-partition batches ready at once, and the batch plan they rely on.
 
-Every insert carries ``insert_deduplication_token = <topic>/<partition>/<first>-<last>``;
-tables keep ``non_replicated_deduplication_window`` block ids, so writing the same batch
-twice stores it once (materialized views follow the source table's verdict).
+All the ready batches go in as **one block per table**: a ClickHouse insert costs about the
+same for 1 row as for 5,000 (a new part, its materialized views), so one insert per table and
+topic-partition made the sink's latency grow with the number of partitions.
+
+Every row carries its batch's name, ``sink_batch = <topic>/<partition>/<first>-<last>``. A batch
+that may be stored already (replayed from its plan after a restart, or retried after an error)
+is *verified*: each table is asked which of those batch names it holds, and their rows are
+dropped, so the batch is stored once whatever block it first went in with. The block's
+``insert_deduplication_token`` (derived from its batches' names) also lets ClickHouse drop a
+retried block it did store (an insert that timed out on the client but completed).
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
 
 from clickhouse_connect.driver.client import Client
 
 from . import metrics
+from .clickhouse import quote_ident
 from .rows import Row
 
 
@@ -89,46 +98,69 @@ class Writer:
             parameters={"g": self.group_id, "t": topic, "p": partition, "o": from_offset})
         return [(int(f), int(last)) for f, last in result.result_rows]
 
-    def write(self, token: str, rows: dict[str, list[Row]]) -> int:
-        """Insert each table's rows as one columnar block under the batch's token."""
-        if rows.get("contacts"):
-            rows = self._first_sightings(token, rows)
+    def write(self, batches: Sequence[tuple[str, dict[str, list[Row]]]], verify: Collection[str] = ()) -> int:
+        """Insert the rows of ``batches`` ((batch name, table -> rows)) as one columnar block per table.
+
+        Batches named in ``verify`` may be stored already: each table drops the rows of those it holds.
+        """
+        tables: dict[str, list[Row]] = {}
+        for name, batch_tables in batches:
+            for table, rows in batch_tables.items():
+                for row in rows:
+                    row["sink_batch"] = name  # in place: a retry names the rows again, the same
+                tables.setdefault(table, []).extend(rows)
+        names = sorted(name for name, _ in batches)
+        token = "sink/" + hashlib.sha256("\n".join(names).encode()).hexdigest()[:32]
+        if verify:
+            tables = {table: self._unstored(table, rows, verify) for table, rows in tables.items()}
+        if tables.get("contacts") or tables.get("contact_text"):
+            tables = self._first_sightings(tables)
         written = 0
-        for table, table_rows in rows.items():
-            if not table_rows:
+        for table, rows in tables.items():
+            if not rows:
                 continue
             self.fault.before_insert()
-            names, types = self._table(table)
-            data = _columns(table_rows, names)
-            self.client.insert(table, data, column_names=names, column_type_names=types, column_oriented=True,
-                               settings={"insert_deduplication_token": token})
-            metrics.ROWS_WRITTEN.labels(table).inc(len(table_rows))
-            written += len(table_rows)
+            columns, types = self._table(table)
+            self.client.insert(table, _columns(rows, columns), column_names=columns, column_type_names=types,
+                               column_oriented=True, settings={"insert_deduplication_token": token})
+            metrics.ROWS_WRITTEN.labels(table).inc(len(rows))
+            written += len(rows)
         return written
 
-    def _first_sightings(self, token: str, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
-        """Drop contacts already stored by an earlier batch (or earlier in this one): one row per contact.
-
-        Rows stored under this same token do not count, so a replay after a crash filters
-        exactly as the first attempt did and its blocks get the same deduplication ids.
-        """
-        ids = list({row["event_id"] for row in rows["contacts"]})
+    def _unstored(self, table: str, rows: list[Row], verify: Collection[str]) -> list[Row]:
+        """``rows`` without those of the batches in ``verify`` that ``table`` holds already."""
+        asked = list({row["sink_batch"] for row in rows} & set(verify))
+        if not asked:
+            return rows
         self.fault.before_insert()
         stored = {r[0] for r in self.client.query(
-            "SELECT DISTINCT event_id FROM contacts WHERE event_id IN {ids:Array(String)} AND sink_batch != {t:String}",
-            parameters={"ids": ids, "t": token}).result_rows}
-        seen: set[str] = set()
+            f"SELECT DISTINCT sink_batch FROM {quote_ident(table)} WHERE sink_batch IN {{b:Array(String)}}",
+            parameters={"b": asked}).result_rows}
+        return [row for row in rows if row["sink_batch"] not in stored] if stored else rows
+
+    def _first_sightings(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
+        """Drop contacts already stored by another batch (or earlier in this block): one row per contact.
+
+        A row stored by its own batch does not count: a batch retried after it was partly stored
+        (contacts in, contact_text not) keeps the rows the first attempt kept.
+        """
+        ids = list({row["event_id"] for table in ("contacts", "contact_text") for row in rows.get(table, [])})
+        self.fault.before_insert()
+        stored: dict[str, set[str]] = {}
+        for event_id, batch in self.client.query(
+                "SELECT DISTINCT event_id, sink_batch FROM contacts WHERE event_id IN {ids:Array(String)}",
+                parameters={"ids": ids}).result_rows:
+            stored.setdefault(event_id, set()).add(batch)
         keep: dict[str, list[Row]] = {}
         for table in ("contacts", "contact_text"):
-            seen.clear()
+            seen: set[str] = set()
             kept = []
             for row in rows.get(table, []):
-                if row["event_id"] in stored or row["event_id"] in seen:
+                event_id = row["event_id"]
+                if event_id in seen or stored.get(event_id, set()) - {row["sink_batch"]}:
                     continue
-                seen.add(row["event_id"])
-                if table == "contacts":
-                    row["sink_batch"] = token  # in place: a retry of this batch sets the same token again
+                seen.add(event_id)
                 kept.append(row)
             keep[table] = kept
-        metrics.DUPLICATES.inc(len(rows["contacts"]) - len(keep["contacts"]))
+        metrics.DUPLICATES.inc(len(rows.get("contacts", [])) - len(keep["contacts"]))
         return {**rows, **keep}

@@ -65,6 +65,7 @@ app = App(
     broker_max_poll_records=settings.max_poll_records,
     stream_buffer_maxsize=settings.stream_buffer_maxsize,
     consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
+    broker_session_timeout=settings.session_timeout_seconds,
     stream_wait_empty=False,
     table_standby_replicas=0,
     Worker=Worker,

@@ -23,8 +23,16 @@ key is derived from it (``cus-<blake2b of kind:value>``) and lives in the custom
   that carries nothing has left no pointers behind it, so it changes nothing).
 * Every hop goes to a strictly smaller key, so pointers can never form a cycle, even
   with merges decided concurrently on different partitions, and every walk ends.
+* The shortcut: a root remembers the keys merged into it (``members``, bounded). A contact
+  with several identifiers first goes to its target; if that is a root whose members hold
+  all the contact's other keys (the customer's identifiers were linked by an earlier contact)
+  it is decided there in one hop. Otherwise it leaves the target unchanged and takes the full
+  walk from its largest key (the one hop that goes up; a walk carries nothing then, so the
+  ordering argument above is untouched). Members are only ever added by absorbing carried
+  state, so a key listed there did reach this root with its memory.
 
-A contact with one known identifier costs one hop (plus one per forward pointer on its way).
+A contact with one known identifier costs one hop (plus one per forward pointer on its way);
+one with several, once they are linked, also one.
 Keys are hashes, not phone numbers or addresses: no personal data in keys, case ids or
 changelog keys. Auto-replies and bounces never merge: they go to their first identifier's
 node and follow its pointers.
@@ -75,21 +83,28 @@ class Walk:
     pending: list[str]            # keys still to merge into the root
     carried: list[bytes]          # customer states picked up from merged keys (encoded)
     why: list[str]
+    probe: bool = False           # first stop at the target: are all the other keys merged there already?
 
     def encode(self) -> bytes:
-        return orjson.dumps({"key": self.key, "target": self.target, "pending": self.pending,
-                             "carried": [c.decode() for c in self.carried], "why": self.why})
+        d = {"key": self.key, "target": self.target, "pending": self.pending,
+             "carried": [c.decode() for c in self.carried], "why": self.why}
+        if self.probe:
+            d["probe"] = True
+        return orjson.dumps(d)
 
     @classmethod
     def decode(cls, raw: bytes) -> Walk:
         d = orjson.loads(raw)
-        return cls(d["key"], d["target"], d["pending"], [c.encode() for c in d["carried"]], d["why"])
+        return cls(d["key"], d["target"], d["pending"], [c.encode() for c in d["carried"]], d["why"],
+                   d.get("probe", False))
 
     @classmethod
     def start(cls, keys: list[str], why: list[str]) -> Walk:
+        """A contact with several keys first probes its target; with one key it is already there."""
         walk = cls("", "", [], [], why)
         walk._route(set(keys))
-        walk.key = walk.next_key()
+        walk.probe = bool(walk.pending)
+        walk.key = walk.target if walk.probe else walk.next_key()
         return walk
 
     def next_key(self) -> str:
@@ -112,6 +127,13 @@ class Walk:
         per partition), so they never overtake the state this contact carries.
         """
         key = self.key
+        if self.probe:  # the shortcut: every other key of the contact was merged into this root already
+            self.probe = False
+            if state.forward is None and set(self.pending) <= set(state.members):
+                self.pending = []
+                return True, None
+            self.key = self.next_key()  # the full walk from its largest key; nothing changed here
+            return False, None
         if state.forward is not None:  # find: this key was merged earlier
             rest = set(self.pending) | {self.target}
             rest.discard(key)
@@ -123,6 +145,7 @@ class Walk:
             # this pointer later stays behind the state this walk carries
             return False, CustomerState(forward=self.key)
         if key > self.target:  # union: this customer joins the root, its memory travels along
+            state.members.append(key)
             self.carried.append(state.encode())
             self.pending.remove(key)
             self.why.append(f"merged {key}")

@@ -20,6 +20,9 @@ class StreamSettings(BaseSettings):
         "and subscribes at once; one the broker does not list yet joins the assignment only at the next refresh "
         "(aiokafka's default: 5 min, during which the worker is 'ready' but owns none of its partitions)"))
     web_enabled: bool = Field(default=True, description="serve Faust's web endpoints (metrics, health) on web_port")
+    session_timeout_seconds: float = Field(default=10.0, ge=6, description=(
+        "consumer group session timeout: how long a worker that died without leaving (SIGKILL, lost host) holds "
+        "its partitions before the group moves them (Faust's default: 60 s, a minute of stalled contacts)"))
     batch_size: int = Field(default=2000, description="events per stream.take batch (every agent batches: one "
                                                       "produce round trip and one table write per key per batch)")
     batch_within: float = Field(default=0.05, description="seconds to wait to fill a batch")

@@ -20,6 +20,9 @@ from ..rules.models import Dedup
 from .text import similarity
 
 CASE_ID = re.compile(r"^(cus-[0-9a-f]{16})-\d{4,}$")
+# Customer keys remembered as merged into a root: only a shortcut for contacts whose identifiers
+# are all known there (streams.identity); a key that fell off takes the full walk, as before.
+MEMBERS_KEPT = 64
 OPEN, WAITING, RESOLVED, CLOSED = "open", "waiting", "resolved", "closed"
 
 
@@ -93,6 +96,7 @@ class CustomerState:
     seen: dict[str, float] = field(default_factory=dict)      # contact id -> received_at
     cases: dict[str, Case] = field(default_factory=dict)
     msgids: dict[str, str] = field(default_factory=dict)     # email Message-ID -> case id
+    members: list[str] = field(default_factory=list)         # keys merged into this one, latest last (bounded)
 
     def encode(self) -> bytes:
         d: dict[str, Any] = {}
@@ -108,6 +112,8 @@ class CustomerState:
             d["cases"] = {cid: case.to_json() for cid, case in self.cases.items()}
         if self.msgids:
             d["msgids"] = self.msgids
+        if self.members:
+            d["members"] = self.members
         # copied: orjson over-allocates its output buffer, and the table keeps every value
         return bytes(memoryview(orjson.dumps(d)))
 
@@ -122,7 +128,8 @@ class CustomerState:
         if any(type(v) is not float for v in seen.values()):  # noqa: E721 - written by hand: coerce like pydantic did
             seen = {k: float(v) for k, v in seen.items()}
         return cls(d.get("forward"), d.get("seq", 0), d.get("segment"), seen,
-                   {cid: Case.from_json(c) for cid, c in (d.get("cases") or {}).items()}, d.get("msgids") or {})
+                   {cid: Case.from_json(c) for cid, c in (d.get("cases") or {}).items()}, d.get("msgids") or {},
+                   d.get("members") or [])
 
     def absorb(self, other: CustomerState) -> None:
         """Union of two customers' memories (identity merge)."""
@@ -132,6 +139,7 @@ class CustomerState:
             self.seen.setdefault(cid, at)
         if other.segment and not self.segment:
             self.segment = other.segment
+        self.members = list(dict.fromkeys(self.members + other.members))[-MEMBERS_KEPT:]
 
     def new_case_id(self, customer_key: str) -> str:
         self.seq += 1

@@ -5,6 +5,9 @@
 mixed workload of :mod:`.scenarios`; ``golden/states.jsonl`` holds customer states it wrote.
 The walk encodings (``hops``) were re-recorded once, when merge walks began re-pointing the
 merged keys they pass (:mod:`streams.identity`); every verdict and state stayed byte-identical.
+Hops and state digests were re-recorded a second time for the identity shortcut (a contact first
+probes its target; roots remember their merged keys in ``members``): again every verdict,
+routed, escalation and lead encoding of the 476 steps stayed byte-identical.
 The legacy models are kept below as the reference for the stored state's JSON layout.
 """
 from __future__ import annotations
@@ -50,6 +53,7 @@ class LegacyState(BaseModel):
     seen: dict[str, float] = Field(default_factory=dict)
     cases: dict[str, LegacyCase] = Field(default_factory=dict)
     msgids: dict[str, str] = Field(default_factory=dict)
+    members: list[str] = Field(default_factory=list)  # added with the identity shortcut, same layout rule
 
     def encode(self) -> bytes:
         return self.model_dump_json(exclude_defaults=True).encode()

@@ -28,6 +28,7 @@ class Pipeline:
         self.customers: dict[str, bytes] = {}
         self.queues: dict[str, list[bytes]] = {}
         self.routed: dict[str, str] = {}         # contact id -> customer key it was decided at
+        self.hops = 0
 
     @property
     def inflight(self) -> bool:
@@ -47,11 +48,17 @@ class Pipeline:
         header, _, payload = value[1:].partition(b"\n")
         walk = Walk.decode(header)
         assert walk.key == key
+        probe = walk.probe
         state = CustomerState.decode(self.customers.get(key))
+        before = self.customers.get(key)
         decide_here, replaced = walk.hop(state)
         self.customers[key] = (replaced or state).encode()
+        self.hops += 1
+        if probe and not decide_here:
+            assert self.customers[key] == (before or CustomerState().encode()), "a probe changes nothing"
+            assert not walk.carried and not walk.probe
         if not decide_here:
-            assert walk.key < key, "every hop goes to a smaller key"
+            assert walk.key < key or probe, "every hop but the probe's goes to a smaller key"
             self._send(walk.key, b"C" + walk.encode() + b"\n" + payload)
             return
         event = ContactEvent.decode(payload)
@@ -177,3 +184,26 @@ def test_a_redelivery_never_overtakes_a_merge_that_reroutes_at_an_already_merged
         p.step(0)      # step() fails if the re-delivery is decided again
     assert len(p.routed) == 3
     assert len({p.find(k) for k in p.routed.values()}) == 1, "all three contacts belong to one customer"
+
+
+def test_a_contact_whose_identifiers_are_linked_already_is_decided_in_one_hop() -> None:
+    p = Pipeline()
+
+    def hops(event: ContactEvent) -> int:
+        before = p.hops
+        p.ingest(event)
+        while p.inflight:
+            p.step(0)
+        return p.hops - before
+
+    first = contact("webform", "w1", "order A123456 is late", 0, email="a@x.cn", order_numbers=["A123456"])
+    assert hops(first) == 3  # probe at the target (nothing linked yet), the other key, back to the target
+    again = contact("email", "e2", "still late: A123456", 60, email="a@x.cn", order_numbers=["A123456"])
+    assert hops(again) == 1
+    partly = contact("sms", "s3", "and order B777777?", 120, email="a@x.cn", phone=PHONES[0],
+                     order_numbers=["A123456"])
+    assert hops(partly) > 1  # a new identifier (the phone) takes the full walk and links it ...
+    assert hops(contact("sms", "s4", "any news?", 180, email="a@x.cn", phone=PHONES[0])) == 1  # ... once
+    root = p.find(p.routed[first.id])
+    assert {p.find(k) for k in p.routed.values()} == {root}
+    assert len(CustomerState.decode(p.customers[root]).seen) == 4
