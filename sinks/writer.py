@@ -157,7 +157,8 @@ class Writer:
             kept = []
             for row in rows.get(table, []):
                 event_id = row["event_id"]
-                if event_id in seen or stored.get(event_id, set()) - {row["sink_batch"]}:
+                by = stored.get(event_id)
+                if event_id in seen or (by and (len(by) > 1 or row["sink_batch"] not in by)):
                     continue
                 seen.add(event_id)
                 kept.append(row)
