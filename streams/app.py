@@ -17,6 +17,7 @@ from schemas.topics import TopicSpec
 
 from . import consumer
 from .settings import StreamSettings
+from .tables import KeyPartitionedTable, key_partitioned_table
 
 kafka = KafkaSettings()
 settings = StreamSettings()
@@ -66,6 +67,7 @@ app = App(
     stream_buffer_maxsize=settings.stream_buffer_maxsize,
     consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
     broker_session_timeout=settings.session_timeout_seconds,
+    consumer_group_instance_id=settings.group_instance_id(),
     stream_wait_empty=False,
     table_standby_replicas=0,
     Worker=Worker,
@@ -76,3 +78,9 @@ def topic(spec: TopicSpec) -> faust.TopicT:
     """A Faust topic for a catalog entry, named with the configured prefix."""
     return app.topic(kafka.topic(spec), partitions=spec.partitions, key_type=bytes, value_type=bytes,
                      retention=spec.retention_ms / 1000.0)
+
+
+def table(name: str, partitions: int, help: str) -> KeyPartitionedTable:  # noqa: A002
+    """A bytes -> bytes table on the app: its changelog rolled (and so compacted), its store sized, as configured."""
+    return key_partitioned_table(app, name, partitions, help, settings.changelog_topic_config(),
+                                 settings.store_options())

@@ -38,14 +38,13 @@ from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED,
 from schemas.upsell import UpsellLeadEvent
 
 from . import metrics
-from .app import app, settings, topic
+from .app import app, settings, table, topic
 from .delivery import Outbox, batches
 from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
 from .packing import packed
 from .sla.metrics import DEAD_LETTERS, expose
-from .tables import key_partitioned_table
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/routing"
@@ -62,8 +61,8 @@ upsell_topic = topic(UPSELL)
 deadletter_topic = topic(DEADLETTER)
 customer_topic = packed(app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
                                   key_type=bytes, value_type=bytes))
-customers = key_partitioned_table(app, "customers", PARTITIONS,
-                                  help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
+customers = table("customers", PARTITIONS,
+                  help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
 expose(app)
 
 

@@ -1,13 +1,17 @@
 """Entry point of the stream worker: imports every agent module, then runs Faust."""
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
+from pathlib import Path
+from typing import IO
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.admin import create_topics
 
-from .app import app, kafka
+from .app import app, kafka, settings
 
 
 def load_agents() -> None:
@@ -33,7 +37,32 @@ def declare_internal_topics(timeout: float = 30.0) -> list[str]:
                                  for name in agent.channel.topics], timeout)
 
 
+def claim_datadir(datadir: Path) -> IO[str]:
+    """Lock ``datadir`` for this process, or exit naming the worker that holds it.
+
+    A worker's datadir is its identity: its RocksDB tables, and its static group member id
+    (:meth:`streams.settings.StreamSettings.group_instance_id`). Two live workers on one
+    would take that id from each other in a rebalance loop. The lock goes with the process,
+    however it ends (SIGKILL included), so a worker restarted in place finds it free.
+    """
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of it
+    handle = (datadir / "worker.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise SystemExit(f"{datadir} is in use by another running worker (pid {holder}): "
+                         "give each worker its own INTAKE_STREAMS_DATADIR") from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def main(argv: list[str] | None = None) -> None:
+    lock = claim_datadir(settings.datadir)  # noqa: F841 - held (open) for the life of the process
     load_agents()
     declare_internal_topics()
     sys.argv = ["intake-worker", *(argv if argv is not None else ["worker", "-l", "info"])]

@@ -20,10 +20,9 @@ from schemas.alert import AlertEvent
 from schemas.sla import SlaEvent, SlaStatus
 from schemas.topics import ALERTS, SLA
 
-from ..app import app, settings, topic
+from ..app import app, settings, table, topic
 from ..delivery import Outbox, batches
 from ..sla.agents import dead_letter, policies
-from ..tables import key_partitioned_table
 from .spike import SpikeDetector, SpikeState, Transition
 
 SOURCE = "/streams/alerts"
@@ -35,8 +34,8 @@ lock = asyncio.Lock()
 sla_topic = topic(SLA)
 alerts_topic = topic(ALERTS)
 breaches = app.topic(f"{app.conf.id}-sla-breaches", internal=True, partitions=1, key_type=bytes, value_type=bytes)
-spikes = key_partitioned_table(app, "sla-breach-spikes", 1,
-                               help="breach-spike window and firing state per alert fingerprint (JSON SpikeState)")
+spikes = table("sla-breach-spikes", 1,
+               help="breach-spike window and firing state per alert fingerprint (JSON SpikeState)")
 
 
 def _status(raw: bytes) -> str | None:

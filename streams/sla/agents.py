@@ -28,10 +28,10 @@ from schemas.routed import RoutedContactEvent
 from schemas.sla import SlaEvent, SlaStatus
 from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
 
-from ..app import app, settings, topic
+from ..app import app, settings, table, topic
 from ..delivery import Outbox, batches
 from ..packing import packed
-from ..tables import key_partition, key_partitioned_table
+from ..tables import key_partition
 from . import metrics
 from .clock import WATERMARK, StreamClock
 from .engine import ClockEngine, Emit, Result
@@ -59,7 +59,7 @@ escalation_topic = topic(ESCALATIONS)
 deadletter_topic = topic(DEADLETTER)
 commands = packed(app.topic(f"{app.conf.id}-sla-commands", internal=True, partitions=PARTITIONS,
                             key_type=bytes, value_type=bytes))
-cases = key_partitioned_table(app, "sla-cases", PARTITIONS, help="SLA clock state per case id (JSON CaseState)")
+cases = table("sla-cases", PARTITIONS, help="SLA clock state per case id (JSON CaseState)")
 metrics.expose(app)
 
 

@@ -1,0 +1,45 @@
+"""The rocksdb:// table store places every key in the database of the key's partition, whoever
+writes it (a batch of many partitions' keys, or an SLA timer with no current event), and the
+same keys are found again by a store reopened on the same directory (a restarted worker)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+
+from streams.tables import KeyPartitionedRocksDB, key_partition, key_partitioned_table
+
+PARTITIONS = 4
+KEYS = [f"customer-{i}".encode() for i in range(40)]
+
+
+def rocksdb_table(datadir: Path) -> faust.Table:
+    app = faust.App(f"store-test-{datadir.name}", store="rocksdb://", datadir=str(datadir), broker="kafka://127.0.0.1:1")
+    return key_partitioned_table(app, "customers", PARTITIONS, "test", {}, {"block_cache_size": 1 << 20})
+
+
+def test_keys_written_outside_any_event_land_in_their_partition_database(tmp_path: Path) -> None:
+    table = rocksdb_table(tmp_path)
+    store = table.data
+    assert isinstance(store, KeyPartitionedRocksDB)
+    for key in KEYS:
+        store[key] = b"state of " + key
+    del store[KEYS[0]]
+
+    for key in KEYS[1:]:
+        assert store[key] == b"state of " + key
+        assert store._dbs[key_partition(key, PARTITIONS)].get(key) == b"state of " + key, "its own partition's DB"
+        assert all(db.get(key) is None for p, db in store._dbs.items() if p != key_partition(key, PARTITIONS))
+    assert KEYS[0] not in store
+    assert store.get(KEYS[0]) is None
+    assert {key_partition(k, PARTITIONS) for k in KEYS} == set(store._dbs), "the keys span every partition"
+
+
+def test_a_reopened_store_finds_what_the_last_one_wrote(tmp_path: Path) -> None:
+    first = rocksdb_table(tmp_path).data
+    for key in KEYS:
+        first[key] = key[::-1]
+    first._dbs.clear()  # what a SIGKILL leaves: nothing closed, the files as written
+    del first
+    second = rocksdb_table(tmp_path).data
+    assert [second.get(key) for key in KEYS] == [key[::-1] for key in KEYS]
