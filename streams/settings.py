@@ -19,8 +19,8 @@ class StreamSettings(BaseSettings):
     store: str = Field(default="memory://", description=(
         "table store: memory:// (every start replays the changelogs, which compaction keeps to about the live "
         "keys: changelog_segment_*) or rocksdb:// (tables kept in datadir, one RocksDB per partition: a worker "
-        "restarted on its datadir replays only what it had not stored yet). rocksdb:// is experimental: in 3 of "
-        "5 runs of tests/streams/test_failover.py a worker that took back partitions it had owned before did not "
+        "restarted on its datadir replays only what it had not stored yet). rocksdb:// is experimental: in 4 of "
+        "11 runs of tests/streams/test_failover.py a worker that took back partitions it had owned before did not "
         "consume them"))
     rocksdb_block_cache_mib: int = Field(default=16, ge=1, description=(
         "rocksdb:// read cache per table partition (MiB; Faust's default of 2 GiB is meant for a big box)"))
