@@ -15,7 +15,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, UPSELL
 
 from streams.tables import key_partition
+from streams.watchdog import EX_TEMPFAIL
 
 from .builders import contact
 from .conftest import LiveWorker, Outputs, drop_topics
@@ -53,7 +54,29 @@ class Run:
         self.kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"fo{uuid.uuid4().hex[:8]}")
         ensure_topics(self.kafka)
         self.workers = [LiveWorker(self.kafka, root / f"w{i}") for i in range(workers)]
+        for w in self.workers:  # the known stall (docs/routing.md) ends in an exit within seconds, not minutes
+            w.env.update({"INTAKE_STREAMS_STALL_SECONDS": "20", "INTAKE_STREAMS_STALL_CHECK_SECONDS": "2"})
         self.out = Outputs(self.kafka)
+        self.restarts: list[str] = []
+
+    def wait_supervised(self, predicate: Callable[[], object], timeout: float, what: str, worker: LiveWorker) -> None:
+        """``Outputs.wait``, starting again (once) a worker whose watchdog stopped it, as its supervisor would.
+
+        Known issue (docs/routing.md): a worker that takes partitions over after a rebalance has been
+        seen, in about one run in four, to stall after "Ready" without consuming them; its watchdog
+        exits with status 75 and the next start processes everything. Tolerated once, never twice."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.out.poll()
+            if worker.proc is not None and worker.proc.poll() == EX_TEMPFAIL and not self.restarts:
+                print(f"{self.kafka.topic_prefix}: the worker stalled and its watchdog stopped it: starting it again")
+                self.restarts.append(what)
+                worker.start()
+                deadline = time.monotonic() + timeout
+            elif not worker.alive():
+                pytest.fail(f"worker exited while waiting for {what}:\n{worker.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for {what}\n----- worker log (tail) -----\n{worker.log()}")
 
     def owned(self, worker: LiveWorker) -> int:
         # Faust assigns partition i of every topic of the group to one worker (co-partitioning):
@@ -170,7 +193,7 @@ def test_two_workers_split_partitions_and_one_takes_over_when_the_other_is_kille
         for run, worker in ((single, solo), (pair, a)):
             missing = lambda run=run: [e.data.provider_message_id for e in wave if not run.out.routed(e.id)]  # noqa: E731
             try:
-                run.out.wait(lambda missing=missing: not missing(), WAIT + 20, f"wave {i + 1}", worker)
+                run.wait_supervised(lambda missing=missing: not missing(), WAIT + 20, f"wave {i + 1}", worker)
             except BaseException:
                 print(f"{run.kafka.topic_prefix}: wave {i + 1} not routed: {missing()}")
                 raise
