@@ -21,6 +21,7 @@ from schemas.admin import ensure_topics
 from schemas.contact import ContactEvent
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
+from streams.watchdog import EX_TEMPFAIL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,6 +104,15 @@ class LiveWorker:
     def metrics(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
 
+    def metric(self, name: str) -> float:
+        """Sum of a metric's samples on the worker's /metrics (0 when absent or the worker is down)."""
+        try:
+            text = self.metrics()
+        except Exception:  # noqa: BLE001 - not up yet, or stopped
+            return 0.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " "))
+
 
 class Outputs:
     """Everything the worker published, decoded, gathered by one consumer from the start of each topic."""
@@ -136,18 +146,33 @@ class Outputs:
                 continue
             self.events[self.names[msg.topic()]].append(json.loads(msg.value()))
 
-    def wait(self, predicate: Callable[[], object], timeout: float, what: str, worker: LiveWorker | None = None):  # noqa: ANN201
+    def wait(self, predicate: Callable[[], object], timeout: float, what: str, worker: LiveWorker | None = None,  # noqa: ANN201
+             restarts: list[str] | None = None):
+        """Poll until ``predicate()``; fail when ``worker`` exits or after ``timeout`` seconds.
+
+        ``restarts``: start again a worker its watchdog stopped (exit 75, the known stall of
+        docs/routing.md), as its supervisor would, once per list: the wait is recorded in it."""
         deadline = time.monotonic() + timeout
         while True:
             self.poll()
             value = predicate()
             if value:
                 return value
-            if worker is not None and not worker.alive():
+            if worker is not None and restarts == [] and worker.proc is not None and worker.proc.poll() == EX_TEMPFAIL:
+                print(f"{self.kafka.topic_prefix}: the worker stalled and its watchdog stopped it: starting it again")
+                restarts.append(what)
+                worker.start()
+                deadline = time.monotonic() + timeout
+            elif worker is not None and not worker.alive():
                 pytest.fail(f"worker exited while waiting for {what}:\n{worker.log()}")
             if time.monotonic() > deadline:
                 log = f"\n----- worker log (tail) -----\n{worker.log()}" if worker is not None else ""
                 pytest.fail(f"timed out after {timeout}s waiting for {what}{log}")
+
+    def wait_owned(self, worker: LiveWorker, timeout: float = 90) -> None:
+        """Until ``worker`` owns every partition (its SLA agents' gauge of case partitions)."""
+        self.wait(lambda: worker.metric("intake_sla_owned_partitions") == 4, timeout, "the worker to own its partitions",
+                  worker)
 
     def routed(self, contact_id: str) -> list[dict]:
         return [e["data"] for e in self.events[ROUTED.name] if e["data"]["contact_id"] == contact_id]

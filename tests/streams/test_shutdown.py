@@ -20,7 +20,6 @@ from schemas.topics import CONTACTS
 
 from .builders import contact
 from .conftest import LiveWorker, Outputs, drop_topics
-from .test_failover import metric
 
 pytestmark = pytest.mark.kafka
 
@@ -47,8 +46,7 @@ def test_sigterm_while_a_batch_is_in_flight_loses_nothing(kafka_bootstrap: str, 
     out = Outputs(kafka)
     try:
         worker.start()
-        out.wait(lambda: metric(worker, "intake_sla_owned_partitions") == 4, 90, "the worker to own its partitions",
-                 worker)
+        out.wait_owned(worker)
         event = contact("webform", "shutdown-1", "Where is my parcel? order A00001", email="sd@example.com")
         out.send(event)
         time.sleep(HOLD / 3)  # route_ingress has taken the contact and holds its output to the customers topic

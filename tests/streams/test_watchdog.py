@@ -15,7 +15,6 @@ from streams.watchdog import EX_TEMPFAIL, RECOVERY, Progress
 
 from .builders import contact
 from .conftest import LiveWorker, Outputs
-from .test_failover import metric
 
 P0, P1 = ("contacts", 0), ("contacts", 1)
 
@@ -78,15 +77,14 @@ def test_a_stalled_worker_reports_exits_and_its_restart_loses_nothing(kafka_boot
     reporting = worker("report", hold=True, action="report")
     try:
         reporting.start()
-        out.wait(lambda: metric(reporting, "intake_sla_owned_partitions") == 4, 90, "the worker to own its partitions",
-                 reporting)
+        out.wait_owned(reporting)
         assert healthz(reporting) == (200, {"status": "ok", "stalled": {}})
         out.send(event)
         status, body = out.wait(lambda: (h := healthz(reporting))[0] == 503 and h, 60, "/healthz to report the stall",
                                 reporting)
         assert body["status"] == "stalled"
         assert any(name.startswith(kafka.topic(CONTACTS)) and lag == 1 for name, lag in body["stalled"].items()), body
-        assert metric(reporting, "intake_worker_stalled") == 1
+        assert reporting.metric("intake_worker_stalled") == 1
         assert reporting.alive(), "report mode only reports"
     finally:
         reporting.stop()
