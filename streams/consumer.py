@@ -13,13 +13,22 @@ suspended for a rebalance, a full stream buffer, the producer buffer above its e
 to Faust's ``wait_first``, with the started callback finished in a task: a rebalance still
 cancels a waiting delivery exactly as before. Every other ``wait_first`` caller gets the same
 answer it would have got when its first awaitable finishes at once.
+
+:class:`ConsumerThread` fixes the seek that ends a rebalance. Faust fetches before recovery
+is over and drops what it fetched for the stream partitions, counting on ``perform_seek``
+to rewind them to the group's committed offsets; aiokafka's ``seek_to_committed`` only moves
+partitions with a committed offset above 0, so a partition the group never committed stayed
+*past* the records Faust had dropped and the worker reported Ready without ever delivering
+them (docs/routing.md, "Partitions taken over"). Those partitions now restart where the
+group's reset policy says (earliest), as a new group's would.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine, Mapping
 from typing import Any
 
+import aiokafka as aiokafka_client
 from faust.transport.drivers import aiokafka
 from mode.services import WaitResults
 
@@ -47,8 +56,32 @@ async def _finish(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
             return stop.value
 
 
+async def seek_to_committed(consumer: aiokafka_client.AIOKafkaConsumer, reset: str = "earliest",
+                            skip_topics: Collection[str] = ()) -> dict[Any, int | None]:
+    """aiokafka's ``seek_to_committed``, and the partitions it leaves alone (no committed offset above
+    0) moved to where ``reset`` starts, except those of ``skip_topics``. Returns the committed offsets."""
+    committed = await consumer.seek_to_committed()
+    unset = [tp for tp, offset in committed.items() if (offset is None or offset <= 0) and tp.topic not in skip_topics]
+    if unset:
+        await (consumer.seek_to_end if reset == "latest" else consumer.seek_to_beginning)(*unset)
+    return committed
+
+
+class ConsumerThread(aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer thread whose seek to the committed offsets moves uncommitted partitions too."""
+
+    async def seek_to_committed(self) -> Mapping[Any, int | None]:
+        # changelogs: recovery seeks those itself, and the group never commits them
+        return await self.call_thread(seek_to_committed, self._ensure_consumer(),
+                                      self.app.conf.consumer_auto_offset_reset, self.app.tables.changelog_topics)
+
+
 class Consumer(aiokafka.Consumer):
-    """aiokafka-driven Faust consumer whose ``wait_first`` finishes an immediate first awaitable in place."""
+    """aiokafka-driven Faust consumer: ``wait_first`` finishes an immediate first awaitable in place, and
+    the rebalance's seek rewinds uncommitted partitions too (:class:`ConsumerThread`)."""
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         first = coros[0] if coros else None

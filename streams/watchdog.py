@@ -1,7 +1,7 @@
 """Stall watchdog: a worker that owns events it does not process is not healthy.
 
 Why: Faust's web index answers as long as the event loop runs, so a worker that reports Ready
-and then consumes nothing (seen, rarely, right after a restart: docs/routing.md, Known issue)
+and then consumes nothing (seen after rebalances: docs/routing.md, "Partitions taken over")
 looked healthy to every probe while its partitions piled up. Here progress is judged from the
 broker's side: for each source partition this worker owns, the group's committed offset
 against the partition's end. A partition with events left whose committed offset has not moved
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import time
@@ -101,9 +102,68 @@ async def check() -> dict[Partition, int]:
     return stalled
 
 
+def _awaiting(coro: object) -> str:
+    """Where a suspended coroutine waits, outermost first: ``agent:line < helper:line < ...``."""
+    steps = []
+    while coro is not None and len(steps) < 16:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            steps.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " < ".join(steps)
+
+
+def diagnosis() -> dict[str, object]:
+    """What Faust and aiokafka believe about this worker's source partitions, for the stall's log line.
+
+    Private attributes, read defensively: this is evidence for a bug report, never control flow.
+    """
+    consumer = app.consumer
+    sources = set(source_partitions())
+
+    def tps(values: object) -> list[str]:
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in (values or ()) if (tp.topic, tp.partition) in sources)
+
+    def by_tp(mapping: dict, value: object = lambda v: v) -> dict[str, object]:
+        return {f"{t}[{p}]": value(v) for (t, p), v in list(mapping.items()) if (t, p) in sources}
+
+    out: dict[str, object] = {}
+    try:
+        out["faust"] = {
+            "flow_active": consumer.flow_active, "can_resume_flow": consumer.can_resume_flow.is_set(),
+            "suspend_flow": consumer.suspend_flow.is_set(), "flow_control": app.flow_control.is_active(),
+            "rebalancing": app.rebalancing, "in_recovery": getattr(app, "in_recovery", None),
+            "active": tps(consumer._active_partitions), "paused": tps(consumer._paused_partitions),
+            "buffered": tps(consumer._buffered_partitions),
+            "waiting_for_ack": consumer._waiting_for_ack is not None, "unacked": len(consumer._unacked_messages),
+            "read_offset": by_tp(consumer._read_offset), "committed_offset": by_tp(consumer._committed_offset),
+            "acked": by_tp(consumer._acked, sorted), "gaps": by_tp(consumer._gap, lambda g: sorted(
+                (i.begin, i.end) for i in g)),
+            "queued": {", ".join(chan.topics): chan.queue.qsize() for chan in list(app.topics._topics)
+                       if getattr(chan, "_queue", None) is not None and chan.queue.qsize()}}
+    except Exception as exc:  # noqa: BLE001
+        out["faust_error"] = repr(exc)
+    try:
+        assignment = consumer._thread._consumer._subscription.subscription.assignment
+        out["aiokafka"] = {
+            f"{tp.topic}[{tp.partition}]": {"paused": st.paused, "valid": st.has_valid_position,
+                                            "position": st.position if st.has_valid_position else None}
+            for tp in assignment.tps if (tp.topic, tp.partition) in sources
+            for st in (assignment.state_value(tp),)}
+    except Exception as exc:  # noqa: BLE001
+        out["aiokafka_error"] = repr(exc)
+    try:
+        out["agents"] = {name: [_awaiting(actor.it) for actor in agent._actors] for name, agent in app.agents.items()}
+    except Exception as exc:  # noqa: BLE001
+        out["agents_error"] = repr(exc)
+    out["tasks"] = sorted(_awaiting(t.get_coro()) or t.get_name() for t in asyncio.all_tasks())
+    return out
+
+
 if settings.stall_seconds > 0:
     @app.timer(settings.stall_check_seconds)
     async def watch_progress() -> None:
+        was_stalled = bool(stalled)
         try:
             found = await check()
         except Exception:  # noqa: BLE001 - the broker may be away: that is not this worker's stall
@@ -113,6 +173,11 @@ if settings.stall_seconds > 0:
             return
         log.error("watchdog: no progress for %.0f s on %s", settings.stall_seconds,
                   ", ".join(f"{t}[{p}] ({lag} behind)" for (t, p), lag in sorted(found.items())))
+        if not was_stalled:  # once per stall: evidence for a bug report
+            try:
+                log.error("watchdog: diagnosis %s", json.dumps(diagnosis(), default=str))
+            except Exception:  # noqa: BLE001
+                log.exception("watchdog: diagnosis failed")
         if settings.stall_action == "exit":
             log.error("watchdog: exiting with status %d so that the supervisor restarts this worker", EX_TEMPFAIL)
             logging.shutdown()

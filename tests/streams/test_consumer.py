@@ -1,13 +1,18 @@
-"""The consumer's delivery fast path (streams/consumer.py) answers like Faust's ``wait_first``."""
+"""The consumer (streams/consumer.py): its delivery fast path answers like Faust's ``wait_first``, and the
+seek that ends a rebalance rewinds every partition Faust may have dropped records of."""
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as AIOTopicPartition
 
+from schemas.settings import KafkaSettings
+from schemas.topics import CONTACTS
 from streams.app import app
-from streams.consumer import Consumer
+from streams.consumer import Consumer, seek_to_committed
 
 
 def test_the_worker_runs_on_the_fast_path_consumer() -> None:
@@ -109,3 +114,48 @@ async def test_an_error_in_a_delivery_reaches_the_fetch_loop(consumer: Consumer)
         await consumer.wait_first(deliver(), asyncio.Event().wait())
     with pytest.raises(KeyError, match="later"):
         await consumer.wait_first(deliver_later(), asyncio.Event().wait())
+
+
+@pytest.mark.kafka
+async def test_the_rebalance_seek_rewinds_partitions_the_group_never_committed(kafka_settings: KafkaSettings) -> None:
+    """Faust drops what it fetched before recovery ended and relies on this seek to fetch it again: a
+    partition without a committed offset must go back to the start, not stay past the dropped records."""
+    topic = kafka_settings.topic(CONTACTS)
+    never, committed, empty = (AIOTopicPartition(topic, p) for p in range(3))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+    await producer.start()
+    try:
+        for n in range(5):
+            await producer.send_and_wait(topic, b"v%d" % n, partition=never.partition)
+        for n in range(3):
+            await producer.send_and_wait(topic, b"v%d" % n, partition=committed.partition)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False,
+                                group_id=f"{kafka_settings.topic_prefix}-seek", auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([never, committed, empty])
+
+        async def fetch_all(expected: int) -> None:  # what Faust does before recovery is over, and then drops
+            got = 0
+            while got < expected:
+                got += sum(map(len, (await consumer.getmany(timeout_ms=2000)).values()))
+            assert (await consumer.position(never), await consumer.position(committed)) == (5, 3)
+
+        await fetch_all(8)
+        await consumer.commit({committed: 2})
+        assert await consumer.seek_to_committed() == {never: None, committed: 2, empty: None}
+        assert await consumer.position(never) == 5  # aiokafka alone: the dropped records would never come back
+
+        assert await seek_to_committed(consumer) == {never: None, committed: 2, empty: None}
+        assert [await consumer.position(tp) for tp in (never, committed, empty)] == [0, 2, 0]
+
+        await fetch_all(6)
+        await seek_to_committed(consumer, skip_topics={topic})  # table changelogs: recovery positions those
+        assert [await consumer.position(tp) for tp in (never, committed)] == [5, 2]
+
+        await seek_to_committed(consumer, reset="latest")
+        assert await consumer.position(never) == 5
+    finally:
+        await consumer.stop()

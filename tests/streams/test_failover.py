@@ -46,8 +46,9 @@ class Run:
         for w in self.workers:  # the known stall (docs/routing.md) ends in an exit within seconds, not minutes
             w.env.update({"INTAKE_STREAMS_STALL_SECONDS": "20", "INTAKE_STREAMS_STALL_CHECK_SECONDS": "2"})
         self.out = Outputs(self.kafka)
-        #: known issue (docs/routing.md): a worker that takes partitions over has been seen, about one run
-        #: in four, to stall after "Ready"; its watchdog stops it and it is started again, once, never twice
+        #: known issue (docs/routing.md, "Partitions taken over"): a worker that takes partitions over has been
+        #: seen (3 runs in ~45 since the seek fix) to stall after "Ready"; its watchdog stops it and it is
+        #: started again, once, never twice
         self.restarts: list[str] = []
 
     def owned(self, worker: LiveWorker) -> int:

@@ -87,8 +87,8 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
     out.send(s2, *everything)
     worker.env.update({"INTAKE_STREAMS_STALL_SECONDS": "20", "INTAKE_STREAMS_STALL_CHECK_SECONDS": "2"})
     worker.start()
-    # Known issue (docs/routing.md): a worker restarted right after a SIGKILL has been seen, rarely,
-    # to stall after "Ready" without consuming (inside Faust's recovery; not understood yet). Its
+    # Known issue (docs/routing.md, "Partitions taken over", the open way in): a worker restarted right
+    # after a SIGKILL has been seen, rarely, to stall after "Ready" without consuming. Its
     # watchdog (streams/watchdog.py) makes it exit with status 75; start it again, as its supervisor
     # would. Nothing is lost: the next start processes everything. Tolerated once here, never twice.
     deadline, stalled = time.monotonic() + 90, 0

@@ -2,6 +2,8 @@
 and a stalled worker exits for its supervisor to restart it, losing nothing."""
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from pathlib import Path
 
@@ -94,7 +96,16 @@ def test_a_stalled_worker_reports_exits_and_its_restart_loses_nothing(kafka_boot
         exiting.start()
         out.wait(lambda: exiting.proc.poll() is not None, 120, "the stalled worker to exit")
         assert exiting.proc.returncode == EX_TEMPFAIL, exiting.log()
-        assert "watchdog: no progress" in exiting.log()
+        log = (exiting.root / "worker.log").read_text(errors="replace")
+        assert "watchdog: no progress" in log
+        # the diagnosis tells a held batch (delivered to the agent, never committed) from a fetch that never came
+        diagnosis = json.loads(re.search(r"watchdog: diagnosis (\{.*\})", log).group(1))
+        contacts = kafka.topic(CONTACTS)
+        read = [o for tp, o in diagnosis["faust"]["read_offset"].items() if tp.startswith(contacts) and o is not None]
+        assert read == [0], diagnosis
+        assert not any(tp.startswith(contacts) for tp in diagnosis["faust"]["committed_offset"]), diagnosis
+        assert all(not state["paused"] for state in diagnosis["aiokafka"].values()), diagnosis
+        assert any("_slow_flush" in chain for chains in diagnosis["agents"].values() for chain in chains), diagnosis
     finally:
         exiting.stop()
 
