@@ -47,7 +47,7 @@ class Run:
             w.env.update({"INTAKE_STREAMS_STALL_SECONDS": "20", "INTAKE_STREAMS_STALL_CHECK_SECONDS": "2"})
         self.out = Outputs(self.kafka)
         #: known issue (docs/routing.md, "Partitions taken over"): a worker that takes partitions over has been
-        #: seen (3 runs in ~45 since the seek fix) to stall after "Ready"; its watchdog stops it and it is
+        #: seen (4 runs in ~64 since the seek fix) to stall after "Ready"; its watchdog stops it and it is
         #: started again, once, never twice
         self.restarts: list[str] = []
 
