@@ -102,6 +102,11 @@ async def check() -> dict[Partition, int]:
     return stalled
 
 
+def label(tp: tuple[str, int]) -> str:
+    """``topic[partition]``, as Kafka's tools print a partition."""
+    return f"{tp[0]}[{tp[1]}]"
+
+
 def _awaiting(coro: object) -> str:
     """Where a suspended coroutine waits, outermost first: ``agent:line < helper:line < ...``."""
     steps = []
@@ -122,10 +127,10 @@ def diagnosis() -> dict[str, object]:
     sources = set(source_partitions())
 
     def tps(values: object) -> list[str]:
-        return sorted(f"{tp.topic}[{tp.partition}]" for tp in (values or ()) if (tp.topic, tp.partition) in sources)
+        return sorted(label(tp) for tp in (values or ()) if tp in sources)
 
     def by_tp(mapping: dict, value: object = lambda v: v) -> dict[str, object]:
-        return {f"{t}[{p}]": value(v) for (t, p), v in list(mapping.items()) if (t, p) in sources}
+        return {label(tp): value(v) for tp, v in list(mapping.items()) if tp in sources}
 
     out: dict[str, object] = {}
     try:
@@ -146,9 +151,9 @@ def diagnosis() -> dict[str, object]:
     try:
         assignment = consumer._thread._consumer._subscription.subscription.assignment
         out["aiokafka"] = {
-            f"{tp.topic}[{tp.partition}]": {"paused": st.paused, "valid": st.has_valid_position,
+            label(tp): {"paused": st.paused, "valid": st.has_valid_position,
                                             "position": st.position if st.has_valid_position else None}
-            for tp in assignment.tps if (tp.topic, tp.partition) in sources
+            for tp in assignment.tps if tp in sources
             for st in (assignment.state_value(tp),)}
     except Exception as exc:  # noqa: BLE001
         out["aiokafka_error"] = repr(exc)
@@ -172,7 +177,7 @@ if settings.stall_seconds > 0:
         if not found:
             return
         log.error("watchdog: no progress for %.0f s on %s", settings.stall_seconds,
-                  ", ".join(f"{t}[{p}] ({lag} behind)" for (t, p), lag in sorted(found.items())))
+                  ", ".join(f"{label(tp)} ({lag} behind)" for tp, lag in sorted(found.items())))
         if not was_stalled:  # once per stall: evidence for a bug report
             try:
                 log.error("watchdog: diagnosis %s", json.dumps(diagnosis(), default=str))
@@ -188,5 +193,5 @@ if settings.stall_seconds > 0:
 async def healthz(self: faust.web.View, request: faust.web.Request) -> faust.web.Response:
     """Liveness: 503 while stalled (see the module docstring), else 200."""
     body = {"status": "stalled" if stalled else "ok",
-            "stalled": {f"{t}[{p}]": lag for (t, p), lag in sorted(stalled.items())}}
+            "stalled": {label(tp): lag for tp, lag in sorted(stalled.items())}}
     return self.json(body, status=503 if stalled else 200)
