@@ -13,7 +13,7 @@ import random
 import signal
 import time
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from confluent_kafka import Consumer, Producer
 

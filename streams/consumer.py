@@ -21,11 +21,17 @@ partitions with a committed offset above 0, so a partition the group never commi
 *past* the records Faust had dropped and the worker reported Ready without ever delivering
 them (docs/routing.md, "Partitions taken over"). Those partitions now restart where the
 group's reset policy says (earliest), as a new group's would.
+
+:meth:`Consumer.perform_seek` stops the fetch loop for that seek. Recovery resumes the stream
+partitions, seeks, then resumes Faust's flow control, which clears the stream buffers: a fetch
+loop left running through the seek delivered records into buffers about to be cleared and
+recorded them as read, so they were neither fetched again nor ever acked and the worker stalled
+after "Ready" with its commits stuck (the second way in, same section of the docs).
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import AsyncIterator, Collection, Coroutine, Mapping
 from typing import Any
 
 import aiokafka as aiokafka_client
@@ -78,10 +84,49 @@ class ConsumerThread(aiokafka.AIOKafkaConsumerThread):
 
 class Consumer(aiokafka.Consumer):
     """aiokafka-driven Faust consumer: ``wait_first`` finishes an immediate first awaitable in place, and
-    the rebalance's seek rewinds uncommitted partitions too (:class:`ConsumerThread`)."""
+    the seek that ends a rebalance happens with the fetch loop stopped and rewinds uncommitted partitions too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the fetch loop's task while it holds a message it has not yet recorded as read, and the signal it let go
+        self._holder: asyncio.Task | None = None
+        self._released = asyncio.Event()
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        # the fetch loop records a message as read (its read offset) only after delivering it, and then asks
+        # for the next: from a yield to the next request it holds one
+        async for delivery in super().getmany(timeout):
+            self._holder = asyncio.current_task()
+            self._released.clear()
+            try:
+                yield delivery
+            finally:
+                self._holder = None
+                self._released.set()
+
+    async def perform_seek(self) -> None:
+        """Stop the fetch loop and let it record its last message before rewinding to the committed offsets.
+
+        Recovery resumes the stream partitions, seeks, then resumes Faust's flow control, which clears the
+        stream buffers, and the fetch loop. With the loop running through the seek (which waits behind its
+        fetch in the consumer thread, up to a second) it delivered records to buffers about to be cleared
+        and moved the read offsets past them (or set a read offset after the seek reset it): those records
+        were never fetched again nor acked, the commit stuck, the worker stalled after "Ready" (docs/routing.md,
+        "Partitions taken over"). Recovery resumes the flow right after this seek, clearing the buffers first.
+        """
+        if self.flow_active:
+            self.stop_flow()
+            holder = self._holder
+            if holder is not None and not holder.done():  # a loop cancelled while holding never lets go
+                released = asyncio.ensure_future(self._released.wait())
+                try:
+                    await asyncio.wait([released, holder], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    released.cancel()
+        await super().perform_seek()
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         first = coros[0] if coros else None

@@ -20,7 +20,7 @@ from schemas.alert import AlertEvent
 from schemas.sla import SlaEvent, SlaStatus
 from schemas.topics import ALERTS, SLA
 
-from ..app import app, settings, table, topic
+from ..app import app, table, topic
 from ..delivery import Outbox, batches
 from ..sla.agents import dead_letter, policies
 from .spike import SpikeDetector, SpikeState, Transition

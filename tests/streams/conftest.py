@@ -21,7 +21,6 @@ from schemas.admin import ensure_topics
 from schemas.contact import ContactEvent
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
-from streams.watchdog import EX_TEMPFAIL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,12 +69,10 @@ class LiveWorker:
         # until aiokafka's next metadata refresh: refresh often so such a start heals within seconds.
         self.env["INTAKE_STREAMS_METADATA_MAX_AGE_MS"] = "2000"
         self.proc: subprocess.Popen | None = None
-        self.starts = 0
         #: what the worker runs (``python -c``); a test may import a fault-injection module first
         self.command = "from streams.worker import main; main()"
 
     def start(self) -> None:
-        self.starts += 1
         log = (self.root / "worker.log").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-c", self.command], cwd=REPO,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -146,24 +143,17 @@ class Outputs:
                 continue
             self.events[self.names[msg.topic()]].append(json.loads(msg.value()))
 
-    def wait(self, predicate: Callable[[], object], timeout: float, what: str, worker: LiveWorker | None = None,  # noqa: ANN201
-             restarts: list[str] | None = None):
-        """Poll until ``predicate()``; fail when ``worker`` exits or after ``timeout`` seconds.
-
-        ``restarts``: start again a worker its watchdog stopped (exit 75, the known stall of
-        docs/routing.md), as its supervisor would, once per list: the wait is recorded in it."""
+    def wait(self, predicate: Callable[[], object], timeout: float, what: str,  # noqa: ANN201
+             worker: LiveWorker | None = None):
+        """Poll until ``predicate()``; fail when ``worker`` exits (its stall watchdog's exit included) or
+        after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             self.poll()
             value = predicate()
             if value:
                 return value
-            if worker is not None and restarts == [] and worker.proc is not None and worker.proc.poll() == EX_TEMPFAIL:
-                print(f"{self.kafka.topic_prefix}: the worker stalled and its watchdog stopped it: starting it again")
-                restarts.append(what)
-                worker.start()
-                deadline = time.monotonic() + timeout
-            elif worker is not None and not worker.alive():
+            if worker is not None and not worker.alive():
                 pytest.fail(f"worker exited while waiting for {what}:\n{worker.log()}")
             if time.monotonic() > deadline:
                 log = f"\n----- worker log (tail) -----\n{worker.log()}" if worker is not None else ""

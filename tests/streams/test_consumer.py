@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AIOTopicPartition
+from faust.types import TP
 
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS
@@ -114,6 +116,67 @@ async def test_an_error_in_a_delivery_reaches_the_fetch_loop(consumer: Consumer)
         await consumer.wait_first(deliver(), asyncio.Event().wait())
     with pytest.raises(KeyError, match="later"):
         await consumer.wait_first(deliver_later(), asyncio.Event().wait())
+
+
+async def test_the_rebalance_seek_waits_for_the_fetch_loop_to_record_its_message_and_leaves_the_flow_stopped(
+        consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recovery seeks, then clears the stream buffers and resumes the flow: a message the fetch loop delivers
+    during the seek is cleared, so the read offset it records must come before the seek resets it, and nothing
+    may be delivered between the seek and the clear (the stall of docs/routing.md, "Partitions taken over")."""
+    tp = TP("intake.contacts.v1", 0)
+    record = SimpleNamespace(offset=7)
+    consumer.resume_flow()
+
+    async def fetched(timeout: float) -> tuple[dict, set]:
+        return {tp: [record, SimpleNamespace(offset=8)]}, {tp}
+
+    async def committed() -> dict:
+        return {tp: 2}
+
+    monkeypatch.setattr(consumer, "_wait_next_records", fetched)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 9)
+    monkeypatch.setattr(consumer, "seek_to_committed", committed)
+
+    batch = consumer.getmany(timeout=1.0)  # what Consumer._drain_messages iterates
+    assert await batch.__anext__() == (tp, record)  # the loop holds offset 7, delivering it
+    seek = asyncio.ensure_future(consumer.perform_seek())
+    await asyncio.sleep(0.05)
+    assert not seek.done(), "the seek must not reset the read offsets while the loop still holds a message"
+    assert not consumer.flow_active
+    consumer._read_offset[tp] = 7  # delivered: the loop records it, then asks for the next
+    with pytest.raises(StopAsyncIteration):  # the flow is stopped: offset 8 stays undelivered
+        await batch.__anext__()
+    await asyncio.wait_for(seek, 2)
+    assert consumer._read_offset[tp] == 2, "fetched again from the commit, not dropped as already read"
+    assert not consumer.flow_active, "recovery resumes the flow once it has cleared the stream buffers"
+
+
+async def test_the_rebalance_seek_does_not_wait_for_a_fetch_loop_cancelled_while_holding_a_message(
+        consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = TP("intake.contacts.v1", 0)
+    consumer.resume_flow()
+
+    async def fetched(timeout: float) -> tuple[dict, set]:
+        return {tp: [SimpleNamespace(offset=7)]}, {tp}
+
+    async def committed() -> dict:
+        return {tp: 2}
+
+    monkeypatch.setattr(consumer, "_wait_next_records", fetched)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 9)
+    monkeypatch.setattr(consumer, "seek_to_committed", committed)
+
+    async def fetch_loop() -> None:  # stopped (the worker shuts down) while it delivers
+        async for _ in consumer.getmany(timeout=1.0):
+            await asyncio.Event().wait()
+
+    loop_task = asyncio.ensure_future(fetch_loop())
+    await asyncio.sleep(0.01)
+    loop_task.cancel()
+    await asyncio.wait_for(consumer.perform_seek(), 2)
+    assert consumer._read_offset[tp] == 2
 
 
 @pytest.mark.kafka
