@@ -118,65 +118,57 @@ async def test_an_error_in_a_delivery_reaches_the_fetch_loop(consumer: Consumer)
         await consumer.wait_first(deliver_later(), asyncio.Event().wait())
 
 
+TP0 = TP("intake.contacts.v1", 0)
+
+
+@pytest.fixture
+def fetching(consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> Consumer:
+    """The consumer with its flow running, a fetch that returns offsets 7 and 8 of ``TP0`` and a commit at 2."""
+    async def fetched(timeout: float) -> tuple[dict, set]:
+        return {TP0: [SimpleNamespace(offset=7), SimpleNamespace(offset=8)]}, {TP0}
+
+    async def committed() -> dict:
+        return {TP0: 2}
+
+    monkeypatch.setattr(consumer, "_wait_next_records", fetched)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 9)
+    monkeypatch.setattr(consumer, "seek_to_committed", committed)
+    consumer.resume_flow()
+    return consumer
+
+
 async def test_the_rebalance_seek_waits_for_the_fetch_loop_to_record_its_message_and_leaves_the_flow_stopped(
-        consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> None:
+        fetching: Consumer) -> None:
     """Recovery seeks, then clears the stream buffers and resumes the flow: a message the fetch loop delivers
     during the seek is cleared, so the read offset it records must come before the seek resets it, and nothing
     may be delivered between the seek and the clear (the stall of docs/routing.md, "Partitions taken over")."""
-    tp = TP("intake.contacts.v1", 0)
-    record = SimpleNamespace(offset=7)
-    consumer.resume_flow()
-
-    async def fetched(timeout: float) -> tuple[dict, set]:
-        return {tp: [record, SimpleNamespace(offset=8)]}, {tp}
-
-    async def committed() -> dict:
-        return {tp: 2}
-
-    monkeypatch.setattr(consumer, "_wait_next_records", fetched)
-    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 9)
-    monkeypatch.setattr(consumer, "seek_to_committed", committed)
-
-    batch = consumer.getmany(timeout=1.0)  # what Consumer._drain_messages iterates
-    assert await batch.__anext__() == (tp, record)  # the loop holds offset 7, delivering it
-    seek = asyncio.ensure_future(consumer.perform_seek())
+    batch = fetching.getmany(timeout=1.0)  # what Consumer._drain_messages iterates
+    tp, message = await batch.__anext__()  # the loop holds offset 7, delivering it
+    assert (tp, message.offset) == (TP0, 7)
+    seek = asyncio.ensure_future(fetching.perform_seek())
     await asyncio.sleep(0.05)
     assert not seek.done(), "the seek must not reset the read offsets while the loop still holds a message"
-    assert not consumer.flow_active
-    consumer._read_offset[tp] = 7  # delivered: the loop records it, then asks for the next
+    assert not fetching.flow_active
+    fetching._read_offset[TP0] = 7  # delivered: the loop records it, then asks for the next
     with pytest.raises(StopAsyncIteration):  # the flow is stopped: offset 8 stays undelivered
         await batch.__anext__()
     await asyncio.wait_for(seek, 2)
-    assert consumer._read_offset[tp] == 2, "fetched again from the commit, not dropped as already read"
-    assert not consumer.flow_active, "recovery resumes the flow once it has cleared the stream buffers"
+    assert fetching._read_offset[TP0] == 2, "fetched again from the commit, not dropped as already read"
+    assert not fetching.flow_active, "recovery resumes the flow once it has cleared the stream buffers"
 
 
 async def test_the_rebalance_seek_does_not_wait_for_a_fetch_loop_cancelled_while_holding_a_message(
-        consumer: Consumer, monkeypatch: pytest.MonkeyPatch) -> None:
-    tp = TP("intake.contacts.v1", 0)
-    consumer.resume_flow()
-
-    async def fetched(timeout: float) -> tuple[dict, set]:
-        return {tp: [SimpleNamespace(offset=7)]}, {tp}
-
-    async def committed() -> dict:
-        return {tp: 2}
-
-    monkeypatch.setattr(consumer, "_wait_next_records", fetched)
-    monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 9)
-    monkeypatch.setattr(consumer, "seek_to_committed", committed)
-
+        fetching: Consumer) -> None:
     async def fetch_loop() -> None:  # stopped (the worker shuts down) while it delivers
-        async for _ in consumer.getmany(timeout=1.0):
+        async for _ in fetching.getmany(timeout=1.0):
             await asyncio.Event().wait()
 
     loop_task = asyncio.ensure_future(fetch_loop())
     await asyncio.sleep(0.01)
     loop_task.cancel()
-    await asyncio.wait_for(consumer.perform_seek(), 2)
-    assert consumer._read_offset[tp] == 2
+    await asyncio.wait_for(fetching.perform_seek(), 2)
+    assert fetching._read_offset[TP0] == 2
 
 
 @pytest.mark.kafka
