@@ -108,15 +108,8 @@ class Consumer(aiokafka.Consumer):
                 self._released.set()
 
     async def perform_seek(self) -> None:
-        """Stop the fetch loop and let it record its last message before rewinding to the committed offsets.
-
-        Recovery resumes the stream partitions, seeks, then resumes Faust's flow control, which clears the
-        stream buffers, and the fetch loop. With the loop running through the seek (which waits behind its
-        fetch in the consumer thread, up to a second) it delivered records to buffers about to be cleared
-        and moved the read offsets past them (or set a read offset after the seek reset it): those records
-        were never fetched again nor acked, the commit stuck, the worker stalled after "Ready" (docs/routing.md,
-        "Partitions taken over"). Recovery resumes the flow right after this seek, clearing the buffers first.
-        """
+        """Stop the fetch loop and let it record its last message before rewinding to the committed offsets:
+        recovery clears the stream buffers and resumes the loop right after (module docstring)."""
         if self.flow_active:
             self.stop_flow()
             holder = self._holder

@@ -20,6 +20,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -150,11 +151,12 @@ def diagnosis() -> dict[str, object]:
         out["faust_error"] = repr(exc)
     try:
         assignment = consumer._thread._consumer._subscription.subscription.assignment
-        out["aiokafka"] = {
-            label(tp): {"paused": st.paused, "valid": st.has_valid_position,
-                                            "position": st.position if st.has_valid_position else None}
-            for tp in assignment.tps if tp in sources
-            for st in (assignment.state_value(tp),)}
+
+        def position(state: Any) -> dict[str, object]:
+            valid = state.has_valid_position
+            return {"paused": state.paused, "valid": valid, "position": state.position if valid else None}
+
+        out["aiokafka"] = {label(tp): position(assignment.state_value(tp)) for tp in assignment.tps if tp in sources}
     except Exception as exc:  # noqa: BLE001
         out["aiokafka_error"] = repr(exc)
     try:
