@@ -10,6 +10,11 @@ Exactly-once in ClickHouse on top of at-least-once Kafka delivery:
    its batch's name (:mod:`sinks.writer`).
 4. Only then are offsets committed (``last + 1``, synchronously).
 
+The inserts run on one writer thread, one block in flight: while ClickHouse stores a block
+(its engine works without the GIL), this thread consumes and builds the rows of the next one.
+Plans are written on this thread before their block is handed over, and a rebalance waits for
+an insert attempt in progress, so a partition's next owner never races an insert of its rows.
+
 A crash anywhere after 2 leaves a plan whose range starts at or after the committed offset.
 After a restart (or on the new owner after a rebalance) the first records seen for a
 partition look up those plans and the batcher cuts **exactly the same ranges** again, so the
@@ -30,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -121,6 +127,9 @@ class SinkLoop:
         self.backend_ok = True
         self._consumer: Consumer | None = None
         self._next_lag = 0.0
+        self._attempt = threading.Lock()  # held by the writer thread for one insert attempt
+        self._inserts: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future[list[Batch] | None], float] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -130,17 +139,23 @@ class SinkLoop:
             "session.timeout.ms": int(self.settings.session_timeout_seconds * 1000)}))
         consumer.subscribe(list(self.builders), on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_revoke)
+        self._inserts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-insert")
         self.running = True
         try:
             while not stop.is_set():
                 self._consume(consumer, timeout=min(0.2, self.settings.batch_max_seconds))
+                self._complete(consumer, stop, block=False)
                 ready = self.batcher.take(time.monotonic())
                 if ready:
                     self._flush(consumer, ready, stop)
                 self._update_lag(consumer)
         finally:
-            self.running = False
-            consumer.close()
+            try:
+                self._complete(consumer, stop, block=True)  # stored meanwhile: committed; still retrying: replayed
+            finally:
+                self._inserts.shutdown()
+                self.running = False
+                consumer.close()
 
     def _consume(self, consumer: Consumer, timeout: float) -> None:
         now = time.monotonic()
@@ -153,11 +168,12 @@ class SinkLoop:
                 log.warning("consume error: %s", error)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.assigned |= {(p.topic, p.partition) for p in partitions}
+        self.assigned = self.assigned | {(p.topic, p.partition) for p in partitions}
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}
-        self.assigned -= gone
+        with self._attempt:  # the insert attempt in progress ends first; the next one leaves these out
+            self.assigned = self.assigned - gone
         self.batcher.forget(gone)
 
     # -- writing -------------------------------------------------------------------------
@@ -165,26 +181,67 @@ class SinkLoop:
         return self._retry(lambda: self.writer.planned(topic, partition, offset), "plan-read", None, None) or []
 
     def _flush(self, consumer: Consumer, batches: list[Batch], stop: threading.Event) -> None:
+        """Build the rows (the block before is being inserted meanwhile), plan, hand the block over."""
         started = time.perf_counter()
+        rows = {b.token: self._rows(b) for b in batches}
         fresh = [(b.topic, b.partition, b.first, b.last) for b in batches if b.replay_until is None]
         if self._retry(lambda: self.writer.plan(fresh), "plan", consumer, stop) is None:
             return
-        rows = {b.token: self._rows(b) for b in batches}
+        if not self._complete(consumer, stop, block=True):  # one block in flight: memory stays bounded
+            return
+        assert self._inserts is not None
+        self._in_flight = self._inserts.submit(self._insert, batches, rows, stop), started
+
+    def _insert(self, batches: list[Batch], rows: dict[str, dict[str, list[Row]]],
+                stop: threading.Event) -> list[Batch] | None:
+        """On the writer thread: insert until stored (or stopping); returns the batches written."""
         maybe_stored = {b.token for b in batches if b.replay_until is not None}
 
-        def write() -> list[Batch]:
-            # a partition revoked meanwhile (during an outage) is left out: its next owner replays the plan
-            live = [b for b in batches if (b.topic, b.partition) in self.assigned]
-            self.writer.write([(b.token, rows[b.token]) for b in live], maybe_stored)
-            maybe_stored.update(rows)  # a retry may find any of them stored by the attempt that failed
+        def attempt() -> list[Batch]:
+            with self._attempt:
+                # a partition revoked meanwhile (during an outage) is left out: its next owner replays the plan
+                live = [b for b in batches if (b.topic, b.partition) in self.assigned]
+                try:
+                    self.writer.write([(b.token, rows[b.token]) for b in live], maybe_stored)
+                finally:
+                    maybe_stored.update(rows)  # a retry may find any of them stored by the attempt that failed
             return live
 
-        written = self._retry(write, "insert", consumer, stop)
+        return self._retry(attempt, "insert", None, stop)  # type: ignore[return-value]
+
+    def _complete(self, consumer: Consumer, stop: threading.Event, block: bool) -> bool:
+        """Commit the block in flight once stored; ``block`` waits for it, serving the group meanwhile.
+
+        False when the block was not stored because the loop is stopping.
+        """
+        if self._in_flight is None:
+            return True
+        future, started = self._in_flight
+        if not future.done():
+            if not block:
+                return True
+            paused = False
+            try:
+                while True:
+                    try:
+                        future.result(timeout=0.2)
+                        break
+                    except TimeoutError:  # slow or retrying: stay in the group, take no more records
+                        if not paused:
+                            consumer.pause([TopicPartition(t, p) for t, p in self.assigned])
+                            paused = True
+                        self._consume(consumer, timeout=0.1)
+            finally:
+                if paused:
+                    consumer.resume([TopicPartition(t, p) for t, p in self.assigned])
+        self._in_flight = None
+        written = future.result()
         if written is None:
-            return
+            return False
         self.writer.fault.after_inserts()
         self._commit(consumer, written)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        return True
 
     def _rows(self, batch: Batch) -> dict[str, list[Row]]:
         build = self.builders[batch.topic]

@@ -16,13 +16,18 @@ HASH_CACHE_SIZE = 100_000
 class Protector:
     def __init__(self, policy: PiiPolicy, key: str) -> None:
         self.policy = policy
-        self._key = key.encode()
+        # Keyed once, copied per value: one-shot hmac.digest releases the GIL on every call, and
+        # beside the sink's busy insert thread each call then waited for a thread switch
+        # (measured: 658 us instead of 5.7 us per value); a copy and update keep the GIL.
+        self._mac = hmac.new(key.encode(), digestmod="sha256")
         self._hashes: dict[str, str] = {}  # repeat customers: the same identifier hashed once
 
     def hash(self, value: str) -> str:
         hashed = self._hashes.get(value)
         if hashed is None:
-            hashed = "h:" + hmac.digest(self._key, value.encode(), "sha256").hex()[:32]  # one-shot C path: 10x hmac.new
+            mac = self._mac.copy()
+            mac.update(value.encode())
+            hashed = "h:" + mac.hexdigest()[:32]
             if len(self._hashes) >= HASH_CACHE_SIZE:
                 self._hashes.clear()  # bounded: a cheap reset beats LRU bookkeeping per call
             self._hashes[value] = hashed

@@ -1,6 +1,9 @@
 """Personal identifiers by policy."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 from sinks.pii import Protector
@@ -25,6 +28,14 @@ def test_hash_is_keyed_and_stable() -> None:
     assert a("phone", "+8613812345678") == a("phone", "+8613812345678")
     assert a("phone", "+8613812345678") != b("phone", "+8613812345678")
     assert "+86138" not in a("phone", "+8613812345678")
+
+
+def test_hash_is_hmac_sha256_of_the_deployment_key_so_stored_values_stay_joinable_across_versions() -> None:
+    protect = Protector(PiiPolicy.HASH, "deployment-key")
+    for value in ("+8613812345678", "li.lei@example.com", "李雷"):
+        expected = "h:" + hmac.new(b"deployment-key", value.encode(), hashlib.sha256).hexdigest()[:32]
+        assert protect("phone", value) == expected
+        assert protect.key(value) == expected  # the cached path gives the same
 
 
 def test_customer_key_is_hashed_unless_clear() -> None:
