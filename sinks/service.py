@@ -8,7 +8,6 @@ stops and the process exits non-zero, so a supervisor sees it.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import signal
 import threading
@@ -27,10 +26,6 @@ from .wallboard.app import Board, create_app
 from .writer import Writer
 
 log = logging.getLogger("sinks")
-#: Young-generation threshold of the cyclic GC while sinking. A block holds ~10,000 row dicts
-#: alive until it is stored, so the default (700) ran a collection every few rows built and a
-#: full one every few blocks: ~20 us per row, 10-15% of the loop (bench/sink_throughput.py).
-GC_THRESHOLD = (50_000, 20, 100)
 
 
 class _Server(uvicorn.Server):
@@ -72,8 +67,6 @@ def serve(sink: SinkSettings | None = None, kafka: KafkaSettings | None = None) 
             failure.append(exc)
             server.should_exit = True
 
-    gc.freeze()  # what start-up loaded (modules, schemas, clients) is never garbage: no GC pass walks it
-    gc.set_threshold(*GC_THRESHOLD)
     thread = threading.Thread(target=run_loop, name="sink-loop", daemon=True)
     thread.start()
     log.info("wallboard on http://%s:%s/", sink.wallboard_host, sink.wallboard_port)
