@@ -5,6 +5,10 @@ Data is generated inside ClickHouse (INSERT ... SELECT FROM numbers) into the re
 materialized views fill the aggregates exactly as the sink would. Reports load time, board
 latency (median and max of several refreshes: unfiltered, filtered, and right after 20 small
 inserts whose parts are not merged yet, as a live sink leaves them) and on-disk size.
+
+Also the sink's block write (``Writer.write``: first-sightings lookup + inserts) of 150 and 5,000
+fresh contacts, into the empty tables and again into the loaded ones: the lookup of a block's
+contact ids grows with the table once the ids are too many for the bloom filter to prune.
 """
 from __future__ import annotations
 
@@ -15,14 +19,20 @@ import time
 
 from sinks.clickhouse import connect
 from sinks.migrations import migrate
+from sinks.pii import Protector
+from sinks.rows import Row, routed
 from sinks.settings import SinkSettings
 from sinks.wallboard import queries
 from sinks.wallboard.kpis import Window
+from sinks.writer import Writer
+
+from ._sink_data import routed_events
 
 CONTACTS = int(os.environ.get("BENCH_WALLBOARD_CONTACTS", "10000000"))
 CHUNK = 1_000_000
 FRESH_BATCHES, FRESH_BATCH = 20, 2_000  # small inserts after the load, left unmerged for one measurement
 DAYS = 30
+BLOCK_SIZES = (150, 5_000)  # a flush at live rates, a catch-up flush (the sink's batch size)
 
 
 def _load(client, total: int, first: int = 0, chunk: int = CHUNK, quiet: bool = False) -> None:
@@ -62,6 +72,20 @@ def _load(client, total: int, first: int = 0, chunk: int = CHUNK, quiet: bool = 
             print(f"  loaded {start + n - first:,} contacts", flush=True)
 
 
+def _block_writes(writer: Writer, protect: Protector, seed: int) -> dict[str, float]:
+    """Milliseconds to write one block of fresh contacts, as the sink does, for each block size."""
+    out = {}
+    for size in BLOCK_SIZES:
+        tables: dict[str, list[Row]] = {}
+        for value in routed_events(size, seed=seed * 100 + size):
+            for table, row in routed(value, protect):
+                tables.setdefault(table, []).append(row)
+        began = time.perf_counter()
+        writer.write([(f"bench/{seed}/{size}", tables)])
+        out[f"block_{size}"] = (time.perf_counter() - began) * 1000
+    return out
+
+
 def _time(fn, repeats: int = 5) -> tuple[float, float]:
     runs = []
     for _ in range(repeats):
@@ -76,9 +100,12 @@ def run() -> dict[str, float | str]:
         settings = SinkSettings(dsn=f"chdb://{tmp}", database="wb")
         client = connect(settings.dsn, settings.database)
         migrate(client, settings)
+        writer, protect = Writer(client, "bench"), Protector(settings.pii_policy, settings.pii_key.get_secret_value())
+        empty = _block_writes(writer, protect, seed=1)
         began = time.monotonic()
         _load(client, CONTACTS)
         load_s = time.monotonic() - began
+        loaded = _block_writes(writer, protect, seed=2)
         client.command("OPTIMIZE TABLE cases FINAL")  # what background merges converge to
         window = Window.at()
         board = queries.board(client, window)
@@ -103,6 +130,8 @@ def run() -> dict[str, float | str]:
                "cases_parts_unmerged": unmerged, "board_unmerged_p50_ms": round(umed * 1000),
                "board_unmerged_max_ms": round(uworst * 1000),
                **{f"query_{k}_ms": round(v * 1000) for k, v in parts.items()},
+               **{f"sink_{k}_empty_ms": round(v) for k, v in empty.items()},
+               **{f"sink_{k}_loaded_ms": round(v) for k, v in loaded.items()},
                "disk_mb": round(size / 1e6), "received_today": board["total"]["received"],
                "in_queue": board["total"]["in_queue"]}
     for name, value in figures.items():
