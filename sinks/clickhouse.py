@@ -16,16 +16,21 @@ def connect(dsn: str, database: str | None = None) -> Client:
     """A client whose current database is ``database`` (created when missing).
 
     Without ``database``: the DSN's own (``http://host:8123/<db>``), or ``intake`` for chdb.
+    Over HTTP the client opens no server session: the sink plans on one thread while its
+    writer thread inserts, and a server refuses concurrent queries in one session
+    (SESSION_IS_LOCKED). Nothing here uses session state (SET, temporary tables).
     """
-    if dsn.startswith("chdb:"):
+    embedded = dsn.startswith("chdb:")
+    options = {} if embedded else {"autogenerate_session_id": False}
+    if embedded:
         database = database or EMBEDDED_DATABASE
     if not database:
-        return get_client(dsn=dsn)
-    bootstrap = get_client(dsn=dsn)
+        return get_client(dsn=dsn, **options)
+    bootstrap = get_client(dsn=dsn, **options)
     bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
-    if not dsn.startswith("chdb:"):
+    if not embedded:
         bootstrap.close()
-    return get_client(dsn=dsn, database=database)
+    return get_client(dsn=dsn, database=database, **options)
 
 
 def quote_ident(name: str) -> str:

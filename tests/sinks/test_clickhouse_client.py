@@ -1,0 +1,58 @@
+"""The one client factory: no server session over HTTP, so two threads may query at once."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from sinks import clickhouse
+from sinks.settings import SinkSettings
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def command(self, sql: str) -> None:
+        self.commands.append(sql)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("database", [None, "intake"])
+def test_http_clients_open_no_server_session(monkeypatch: pytest.MonkeyPatch, database: str | None) -> None:
+    calls: list[dict[str, object]] = []
+    client = Recorded()
+
+    def get_client(**kwargs: object) -> Recorded:
+        calls.append(kwargs)
+        return client
+
+    monkeypatch.setattr(clickhouse, "get_client", get_client)
+    clickhouse.connect("https://user:secret@ch.example:8443", database)
+    assert calls and all(call["autogenerate_session_id"] is False for call in calls)
+    assert calls[-1].get("database") == database
+
+
+def test_one_client_serves_two_threads_at_once(sink_settings: SinkSettings) -> None:
+    """As the sink uses it: plans on its loop thread while the writer thread inserts (chdb here;
+    a server with INTAKE_TEST_CLICKHOUSE_DSN, where a session would refuse the second query)."""
+    client = clickhouse.connect(sink_settings.dsn, sink_settings.database)
+    client.command("CREATE TABLE n (x UInt64) ENGINE = MergeTree ORDER BY x")
+    errors: list[BaseException] = []
+
+    def insert() -> None:
+        try:
+            for n in range(20):
+                client.insert("n", [[n]], column_names=["x"])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=insert)
+    writer.start()
+    counts = [client.query("SELECT count() FROM n").result_rows[0][0] for _ in range(20)]
+    writer.join(30)
+    assert not errors
+    assert counts == sorted(counts)
+    assert client.query("SELECT count() FROM n").result_rows[0][0] == 20
