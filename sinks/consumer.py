@@ -115,6 +115,33 @@ class Batcher:
         self.ready = [b for b in self.ready if (b.topic, b.partition) not in tps]
 
 
+class _Held:
+    """While the loop waits on ClickHouse: it stays in the group but takes no more records.
+
+    ``serve`` pauses the assigned partitions on first use and polls (callbacks, heartbeats);
+    leaving the block resumes them. Without a consumer (the writer thread) it only sleeps.
+    """
+
+    def __init__(self, loop: SinkLoop, consumer: Consumer | None) -> None:
+        self.loop, self.consumer, self.paused = loop, consumer, False
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def serve(self, timeout: float = 0.1) -> None:
+        if self.consumer is None:
+            time.sleep(timeout)
+            return
+        if not self.paused:
+            self.consumer.pause([TopicPartition(t, p) for t, p in self.loop.assigned])
+            self.paused = True
+        self.loop._consume(self.consumer, timeout=timeout)  # paused partitions yield nothing
+
+    def __exit__(self, *exc: object) -> None:
+        if self.paused:
+            self.consumer.resume([TopicPartition(t, p) for t, p in self.loop.assigned])  # type: ignore[union-attr]
+
+
 class SinkLoop:
     def __init__(self, settings: SinkSettings, kafka: KafkaSettings, writer: Writer) -> None:
         self.settings, self.kafka, self.writer = settings, kafka, writer
@@ -220,20 +247,13 @@ class SinkLoop:
         if not future.done():
             if not block:
                 return True
-            paused = False
-            try:
+            with _Held(self, consumer) as group:
                 while True:
                     try:
                         future.result(timeout=0.2)
                         break
-                    except TimeoutError:  # slow or retrying: stay in the group, take no more records
-                        if not paused:
-                            consumer.pause([TopicPartition(t, p) for t, p in self.assigned])
-                            paused = True
-                        self._consume(consumer, timeout=0.1)
-            finally:
-                if paused:
-                    consumer.resume([TopicPartition(t, p) for t, p in self.assigned])
+                    except TimeoutError:  # slow or retrying
+                        group.serve()
         self._in_flight = None
         written = future.result()
         if written is None:
@@ -277,8 +297,8 @@ class SinkLoop:
     def _retry(self, action: Callable[[], object], kind: str, consumer: Consumer | None,
                stop: threading.Event | None) -> object | None:
         """Run ``action`` until it succeeds; None when stopping. Polls (paused) meanwhile."""
-        delay, paused = 0.1, False
-        try:
+        delay = 0.1
+        with _Held(self, consumer) as group:
             while True:
                 try:
                     result = action()
@@ -290,21 +310,12 @@ class SinkLoop:
                     metrics.BACKEND_UP.set(0)
                     metrics.ERRORS.labels(kind).inc()
                     log.warning("ClickHouse %s failed, retrying in %.1fs: %s", kind, delay, exc)
-                if consumer is not None and not paused:
-                    consumer.pause([TopicPartition(t, p) for t, p in self.assigned])
-                    paused = True
                 deadline = time.monotonic() + delay
                 while time.monotonic() < deadline:
                     if stop is not None and stop.is_set():
                         return None
-                    if consumer is not None:
-                        self._consume(consumer, timeout=0.1)  # serves the group; paused partitions yield nothing
-                    else:
-                        time.sleep(0.1)
+                    group.serve()
                 delay = min(delay * 2, self.settings.backoff_max_seconds)
-        finally:
-            if paused and consumer is not None:
-                consumer.resume([TopicPartition(t, p) for t, p in self.assigned])
 
     # -- observability -------------------------------------------------------------------
     def _update_lag(self, consumer: Consumer) -> None:
