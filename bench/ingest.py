@@ -51,10 +51,11 @@ def _wrk(pid: int, url: str, duration: str, connections: int, script: str | None
             raise RuntimeError(f"wrk output without {pattern!r}:\n{out}")
         return m.group(1)
 
+    # percentiles anchored at the line start: the "Req/Sec ... 63.50%" column is not p50
     total = int(find(r"(\d+) requests in"))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
     return {"rps": float(find(r"Requests/sec:\s+([\d.]+)")), "total": total, "non_2xx": non2xx,
-            "p50": _ms(find(r"50%\s+(\S+)")), "p99": _ms(find(r"99%\s+(\S+)")),
+            "p50": _ms(find(r"(?m)^\s+50%\s+(\S+)")), "p99": _ms(find(r"(?m)^\s+99%\s+(\S+)")),
             "cpu_us": round(cpu / max(total, 1) * 1e6, 1)}
 
 

@@ -124,7 +124,7 @@ class Publisher:
     delivery reports (it bounds the extra latency the polling adds).
     """
 
-    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = 1.0,
+    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = 5.0,
                  poll_interval: float = 0.001) -> None:
         self._kafka = kafka
         self._timeout = publish_timeout
