@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import sys
 from pathlib import Path
@@ -61,9 +62,31 @@ def claim_datadir(datadir: Path) -> IO[str]:
     return handle
 
 
+#: Young-generation threshold of the worker's cyclic GC (CPython's default is 700 allocations).
+GC_YOUNG_THRESHOLD = 100_000
+
+
+def tune_gc() -> None:
+    """Collect young objects far less often, and never re-scan what start-up loaded.
+
+    Agents work a batch at a time (up to ``batch_size`` events), so the objects of a batch
+    live until it is flushed: every collection at CPython's default threshold finds them
+    alive, promotes them and scans them again later. That cost the worker ~10% of its CPU
+    (perf: ``gc_collect_main``, ``visit_decref``, ``visit_reachable``); with the threshold
+    above most of a batch is freed by reference counting before any collection sees it
+    (bench/agents: 560-621 vs 606-699 µs of worker CPU per contact, alternating runs).
+    ``gc.freeze()`` moves the modules, rules and schemas loaded at start-up out of the
+    collector's sight for good. Cyclic garbage is still collected, just less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> None:
     lock = claim_datadir(settings.datadir)  # noqa: F841 - held (open) for the life of the process
     load_agents()
     declare_internal_topics()
+    tune_gc()
     sys.argv = ["intake-worker", *(argv if argv is not None else ["worker", "-l", "info"])]
     app.main()
