@@ -22,6 +22,8 @@ from schemas.envelope import EVENT_ID_NAMESPACE
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS
 
+from .settings import KAFKA_LINGER_MS
+
 
 class PublishUnavailable(RuntimeError):
     """Kafka did not acknowledge in time: nothing may be acknowledged to the sender."""
@@ -124,7 +126,7 @@ class Publisher:
     delivery reports (it bounds the extra latency the polling adds).
     """
 
-    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = 5.0,
+    def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = KAFKA_LINGER_MS,
                  poll_interval: float = 0.001) -> None:
         self._kafka = kafka
         self._timeout = publish_timeout

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROVIDER_SECRET = {"provider_secret": True}
 
 
+#: librdkafka linger.ms of the connectors' producer (the gateway's setting; the e-mail service's default)
+KAFKA_LINGER_MS = 5.0
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_GATEWAY_", env_file=".env", extra="ignore",
                                       secrets_dir=None)
@@ -28,7 +31,7 @@ class GatewaySettings(BaseSettings):
     production: bool = Field(default=False, description="refuse to start when a provider secret is missing")
 
     # serving and publishing performance (see bench/ingest.py for what they buy)
-    kafka_linger_ms: float = Field(default=5.0, ge=0, description="librdkafka linger.ms: how long records wait to share a produce request with concurrent requests' records (adds at most this to each answer; under load fewer, larger produce requests save gateway CPU: 5 ms gave ~40% more req/s than 1 ms in bench/ingest)")
+    kafka_linger_ms: float = Field(default=KAFKA_LINGER_MS, ge=0, description="librdkafka linger.ms: how long records wait to share a produce request with concurrent requests' records (adds at most this to each answer; under load fewer, larger produce requests save gateway CPU: 5 ms gave ~40% more req/s than 1 ms in bench/ingest)")
     delivery_poll_ms: float = Field(default=1.0, gt=0, le=100, description="while requests await Kafka's ack, the event loop serves delivery reports this often (ms); bounds the latency the polling adds")
     fast_paths: bool = Field(default=True, description="answer the hot endpoints (POST /webform, GET /healthz) without FastAPI's routing and dependency machinery; same handler, same answers")
     access_log: bool = Field(default=False, description="uvicorn access log line per request (costs CPU at high request rates)")

@@ -9,7 +9,7 @@ from sinks import clickhouse
 from sinks.settings import SinkSettings
 
 
-class Recorded:
+class ServerStandIn:
     """Stands in for a server client: connect() only creates the database and closes it."""
 
     def command(self, sql: str) -> None:
@@ -22,9 +22,9 @@ class Recorded:
 @pytest.mark.parametrize("database", [None, "intake"])
 def test_http_clients_open_no_server_session(monkeypatch: pytest.MonkeyPatch, database: str | None) -> None:
     calls: list[dict[str, object]] = []
-    client = Recorded()
+    client = ServerStandIn()
 
-    def get_client(**kwargs: object) -> Recorded:
+    def get_client(**kwargs: object) -> ServerStandIn:
         calls.append(kwargs)
         return client
 
