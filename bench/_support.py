@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from schemas.admin import ensure_topics
 from schemas.settings import KafkaSettings
@@ -80,3 +81,33 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process, all its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process in MiB (0 once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def wait_group(kafka: KafkaSettings, group: str, members: int, procs: list[subprocess.Popen],
+               timeout: float = 120) -> float:
+    """Wait until the consumer group is stable with ``members`` members; returns the seconds waited."""
+    admin = AdminClient(kafka.confluent())
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a worker exited with {p.returncode}")
+        try:
+            desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
+            if desc.state.name == "STABLE" and len(desc.members) == members:
+                return time.monotonic() - began
+        except Exception:  # noqa: BLE001 - the group does not exist yet
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"consumer group {group} not stable with {members} members within {timeout:g} s")

@@ -174,10 +174,12 @@ def produce_contacts(kafka, messages: list[tuple[str, bytes]]) -> str:  # noqa: 
     return topic
 
 
-def start_worker(kafka, app_id: str, datadir: str, port: int, log_path: str) -> subprocess.Popen:  # noqa: ANN001
-    """One ``intake worker`` of ``app_id`` on the topics of ``kafka`` (own data dir and web port)."""
+def start_worker(kafka, app_id: str, datadir: str, port: int, log_path: str,  # noqa: ANN001
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    """One ``intake worker`` of ``app_id`` on the topics of ``kafka`` (own data dir and web port;
+    ``env`` adds settings)."""
     env = {**os.environ, "INTAKE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "INTAKE_STREAMS_APP_ID": app_id,
-           "INTAKE_STREAMS_DATADIR": datadir, "INTAKE_STREAMS_WEB_PORT": str(port)}
+           "INTAKE_STREAMS_DATADIR": datadir, "INTAKE_STREAMS_WEB_PORT": str(port), **(env or {})}
     with open(log_path, "wb") as log:
         return subprocess.Popen([sys.executable, "-m", "intake.cli", "worker", "worker", "-l", "warn"], cwd=REPO,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)

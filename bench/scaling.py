@@ -22,11 +22,10 @@ import tempfile
 import time
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 
 from schemas.topics import ROUTED
 
-from ._support import free_port, fresh_kafka, process_cpu_seconds, topic_message_count
+from ._support import free_port, fresh_kafka, process_cpu_seconds, topic_message_count, wait_group
 from .agents import encoded_contacts, produce_contacts, start_worker, watch_workers
 
 N = int(os.environ.get("BENCH_SCALING_CONTACTS", "5000"))
@@ -42,24 +41,6 @@ def _cpu(pid: int) -> float:
         return float("nan")
 
 
-def _wait_group(kafka, group: str, members: int, procs, timeout: float = 120) -> float:  # noqa: ANN001
-    """Wait until the consumer group is stable with ``members`` members; returns the seconds waited."""
-    admin = AdminClient(kafka.confluent())
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"a worker exited with {p.returncode}")
-        try:
-            desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
-            if desc.state.name == "STABLE" and len(desc.members) == members:
-                return time.monotonic() - began
-        except Exception:  # noqa: BLE001 - the group does not exist yet
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"consumer group {group} not stable with {members} members within {timeout:g} s")
-
-
 def _measure(workers: int, messages: list[tuple[str, bytes]]) -> dict[str, float | str]:
     kafka = fresh_kafka()
     app_id = f"{kafka.topic_prefix}-streams"
@@ -69,7 +50,7 @@ def _measure(workers: int, messages: list[tuple[str, bytes]]) -> dict[str, float
                  for i in range(workers)]
         cpu_first: list[float] = []
         try:
-            joined = _wait_group(kafka, app_id, workers, procs)
+            joined = wait_group(kafka, app_id, workers, procs)
             time.sleep(SETTLE)  # table recovery after the assignment (empty tables: quick)
             topic = produce_contacts(kafka, messages)
             partitions = _partitions(kafka, topic)

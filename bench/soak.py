@@ -34,23 +34,13 @@ from intake.report import build_report
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
-from ._support import free_port, fresh_kafka, service
+from ._support import free_port, fresh_kafka, rss_mib, service
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
 RESTART = os.environ.get("BENCH_SOAK_RESTART", "0") == "1"
 DRAIN_SECONDS = int(os.environ.get("BENCH_SOAK_DRAIN_SECONDS", "900"))
 TARGET_P99_MS = 2000.0
-
-
-def _rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class RssSampler(threading.Thread):
@@ -64,7 +54,7 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             for name, pid in self.pids.items():
-                self.samples[name].append(_rss_mib(pid))
+                self.samples[name].append(rss_mib(pid))
 
 
 async def _load(url: str, rate: int, seconds: int, on_half) -> dict[str, int]:  # noqa: ANN001
