@@ -97,9 +97,10 @@ class Consumer(aiokafka.Consumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         # the fetch loop records a message as read (its read offset) only after delivering it, and then asks
-        # for the next: from a yield to the next request it holds one
+        # for the next: from a yield to the next request it holds one (the loop's task: one per call)
+        holder = asyncio.current_task()
         async for delivery in super().getmany(timeout):
-            self._holder = asyncio.current_task()
+            self._holder = holder
             self._released.clear()
             try:
                 yield delivery
