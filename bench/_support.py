@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -111,3 +112,18 @@ def wait_group(kafka: KafkaSettings, group: str, members: int, procs: list[subpr
             pass
         time.sleep(0.5)
     raise TimeoutError(f"consumer group {group} not stable with {members} members within {timeout:g} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0.5, 0.99, ...) of ``values``, at 0.1% resolution."""
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
+
+
+def sla_applied(metrics_url: str) -> int:
+    """Routed contacts the SLA clock agent has applied, from a worker's /metrics (0 while it does not answer)."""
+    try:
+        text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
+    except OSError:
+        return 0
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))

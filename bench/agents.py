@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 
 from confluent_kafka import Consumer, Producer
@@ -45,7 +44,7 @@ from confluent_kafka import Consumer, Producer
 from schemas import Channel, Contact, ContactEvent, Identifiers, stable_event_id
 from schemas.topics import CONTACTS, ROUTED
 
-from ._support import REPO, free_port, fresh_kafka, process_cpu_seconds, topic_message_count
+from ._support import REPO, free_port, fresh_kafka, process_cpu_seconds, sla_applied, topic_message_count
 
 N = int(os.environ.get("BENCH_AGENT_CONTACTS", "50000"))
 WORKLOAD = os.environ.get("BENCH_AGENT_WORKLOAD", "customers")
@@ -97,16 +96,6 @@ def _count(kafka, topic: str) -> int:  # noqa: ANN001
         return topic_message_count(kafka, topic)
     except Exception:  # noqa: BLE001 - a transient metadata error while topics are being created
         return 0
-
-
-def _sla_applied(metrics_url: str) -> int:
-    """Routed contacts the SLA clock agent has applied, from the worker's /metrics."""
-    try:
-        text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
-    except OSError:
-        return 0
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))
 
 
 def run() -> dict[str, float | str]:
@@ -207,7 +196,7 @@ def watch_workers(kafka, workers: list[subprocess.Popen], first_topic: str, rout
         now = time.monotonic()
         if routed >= goal and "routed" not in marks:
             marks["routed"] = now
-        if "routed" in marks and sum(_sla_applied(u) for u in metrics_urls) >= goal:
+        if "routed" in marks and sum(sla_applied(u) for u in metrics_urls) >= goal:
             marks["sla"] = time.monotonic()
             return marks
         if now - last_print > 10:

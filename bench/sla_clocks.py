@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import os
-import statistics
 import sys
 import time
 import tracemalloc
@@ -33,6 +32,8 @@ from streams.sla.engine import ClockEngine
 from streams.sla.index import DueIndex
 from streams.sla.policy import PolicySet, SlaPolicy
 from streams.sla.state import CaseState
+
+from bench._support import percentile
 
 #: open clocks (``BENCH_SLA_CLOCKS``); figures are also given scaled to 100,000
 CLOCKS = int(os.environ.get("BENCH_SLA_CLOCKS", "100000"))
@@ -53,17 +54,14 @@ POLICY = SlaPolicy.model_validate({
 })
 
 
-def _routed(i: int, received: float) -> RoutedContact:
+def new_case(i: int, received: float) -> RoutedContact:
+    """Routed contact ``i``: a new case (``case-<i>``) received at ``received`` (epoch seconds)."""
     from datetime import datetime, timezone
 
     contact = Contact(channel="chat", provider="bench", provider_message_id=f"m{i}",
                       received_at=datetime.fromtimestamp(received, tz=timezone.utc))
     return RoutedContact(contact_id=f"c{i}", contact=contact, customer_key=f"k{i}", case_id=f"case-{i:06d}",
                          dedup=DedupVerdict.NEW_CASE, queue=f"q{i % 20}")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
 def _open(engine: ClockEngine, routed: list[RoutedContact]) -> tuple[dict[bytes, bytes], DueIndex]:
@@ -79,7 +77,7 @@ def _open(engine: ClockEngine, routed: list[RoutedContact]) -> tuple[dict[bytes,
 
 def _memory(engine: ClockEngine) -> int:
     """Bytes held by 100,000 open clocks' table values and index entries."""
-    routed = [_routed(i, time.time()) for i in range(CLOCKS)]
+    routed = [new_case(i, time.time()) for i in range(CLOCKS)]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -133,7 +131,7 @@ def _timer(engine: ClockEngine, table: dict[bytes, bytes], index: DueIndex, unti
 
 def scenario(engine: ClockEngine, name: str, spread: float, measured: float) -> dict[str, float]:
     # calibrate, so the first deadline falls just after all clocks are open
-    sample = [_routed(i, time.time()) for i in range(2000)]
+    sample = [new_case(i, time.time()) for i in range(2000)]
     began = time.perf_counter()
     _open(engine, sample)
     # the contacts are built before t0 is fixed (placeholders shifted afterwards: no time lost
@@ -141,7 +139,7 @@ def scenario(engine: ClockEngine, name: str, spread: float, measured: float) -> 
     # (a shared box), at least 5 s
     offsets = [spread * i / CLOCKS for i in range(CLOCKS)]
     t0 = time.time() + max((time.perf_counter() - began) / len(sample) * CLOCKS * 3, 5.0) + 1.0
-    routed = [_routed(i, t0 - TARGET + offsets[i]) for i in range(CLOCKS)]
+    routed = [new_case(i, t0 - TARGET + offsets[i]) for i in range(CLOCKS)]
     print(f"[{name}] opening {CLOCKS:,} clocks, deadlines over {spread:g} s ...", flush=True)
     build_started = time.perf_counter()
     table, index = _open(engine, routed)
@@ -160,8 +158,8 @@ def scenario(engine: ClockEngine, name: str, spread: float, measured: float) -> 
         print(f"[{name}] {len(lags):,} breaches measured, {expected:,} expected", flush=True)
     return {f"{name}_breaches_measured": len(lags), f"{name}_breaches_expected": expected,
             f"{name}_timer_busy_fraction": round(busy / window, 3),
-            f"{name}_breach_lag_p50_ms": round(_percentile(lags, 0.50) * 1000, 1),
-            f"{name}_breach_lag_p99_ms": round(_percentile(lags, 0.99) * 1000, 1),
+            f"{name}_breach_lag_p50_ms": round(percentile(lags, 0.50) * 1000, 1),
+            f"{name}_breach_lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
             f"{name}_events_per_s": round(events_rate),
             f"{name}_open_rate_clocks_per_s": round(CLOCKS / build_seconds)}
 
@@ -172,7 +170,7 @@ def run() -> dict[str, float | str]:
     began = time.perf_counter()
     memory = _memory(engine)
     print(f"  {memory / CLOCKS:,.0f} bytes per open clock ({time.perf_counter() - began:.0f} s)", flush=True)
-    table, _ = _open(engine, [_routed(i, time.time()) for i in range(CLOCKS)])
+    table, _ = _open(engine, [new_case(i, time.time()) for i in range(CLOCKS)])
     rebuild_started = time.perf_counter()
     entries = []
     for raw in table.values():

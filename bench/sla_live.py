@@ -30,24 +30,22 @@ the timer falls behind: its capacity).
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from schemas.contact import Contact
-from schemas.routed import DedupVerdict, RoutedContact, RoutedContactEvent
+from schemas.routed import RoutedContactEvent
 from schemas.topics import ROUTED, SLA
 
-from ._support import free_port, fresh_kafka, process_cpu_seconds, rss_mib, wait_group
+from ._support import free_port, fresh_kafka, percentile, process_cpu_seconds, rss_mib, sla_applied, wait_group
 from .agents import start_worker
+from .sla_clocks import new_case
 
 CLOCKS = int(os.environ.get("BENCH_SLA_LIVE_CLOCKS", "100000"))
 #: contacts/s the worker is assumed to open at least (bench/agents: several thousand SLA-only)
@@ -69,25 +67,9 @@ rules: [{{name: all, targets: {{first_response: {TARGET:g}}}}}]
 """
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
-
-
 def _routed(i: int, received: float) -> tuple[bytes, bytes]:
-    contact = Contact(channel="chat", provider="bench", provider_message_id=f"m{i}",
-                      received_at=datetime.fromtimestamp(received, tz=timezone.utc))
-    data = RoutedContact(contact_id=f"c{i}", contact=contact, customer_key=f"k{i}", case_id=f"case-{i:06d}",
-                         dedup=DedupVerdict.NEW_CASE, queue=f"q{i % 20}")
+    data = new_case(i, received)
     return data.customer_key.encode(), RoutedContactEvent(source="/bench", subject=data.case_id, data=data).encode()
-
-
-def _applied(metrics_url: str) -> int:
-    try:
-        text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
-    except OSError:
-        return 0
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))
 
 
 def _subscriber(kafka, topic: str) -> Consumer:  # noqa: ANN001
@@ -159,7 +141,7 @@ def scenario(name: str, spread: float, measured: float) -> dict[str, float | str
                 raise RuntimeError(f"a worker exited: {logs()}")
             if not rss_open and now - last_check > 0.5:
                 last_check = now
-                if sum(_applied(url) for url in metrics) >= CLOCKS:
+                if sum(sla_applied(url) for url in metrics) >= CLOCKS:
                     rss_open = [rss_mib(w.pid) for w in workers]
                     print(f"[{name}] {CLOCKS:,} clocks open {first_warning - now:.0f} s before the first warning; "
                           f"worker RSS {sum(rss_idle):.0f} -> {sum(rss_open):.0f} MiB", flush=True)
@@ -197,16 +179,16 @@ def scenario(name: str, spread: float, measured: float) -> dict[str, float | str
     cpu = cpu_end[1] - cpu_start[1] if cpu_start else float("nan")
     busy = cpu / (cpu_end[0] - cpu_start[0]) if cpu_start else float("nan")
     figures = {f"{name}_breaches": len(detect),
-               f"{name}_detect_lag_p50_ms": round(_percentile(detect, 0.50) * 1000, 1),
-               f"{name}_detect_lag_p99_ms": round(_percentile(detect, 0.99) * 1000, 1),
-               f"{name}_visible_lag_p50_ms": round(_percentile(visible, 0.50) * 1000, 1),
-               f"{name}_visible_lag_p99_ms": round(_percentile(visible, 0.99) * 1000, 1),
+               f"{name}_detect_lag_p50_ms": round(percentile(detect, 0.50) * 1000, 1),
+               f"{name}_detect_lag_p99_ms": round(percentile(detect, 0.99) * 1000, 1),
+               f"{name}_visible_lag_p50_ms": round(percentile(visible, 0.50) * 1000, 1),
+               f"{name}_visible_lag_p99_ms": round(percentile(visible, 0.99) * 1000, 1),
                f"{name}_visible_lag_max_ms": round(max(visible) * 1000, 1),
                f"{name}_workers_busy_cores": round(busy, 2),
                f"{name}_sla_events_per_s_peak_5s": round(peak),
                f"{name}_cpu_us_per_sla_event": round(cpu / max(sum(per_second.values()), 1) * 1e6),
                f"{name}_rss_workers_mib_idle_open": f"{sum(rss_idle):.0f} -> {sum(rss_open):.0f}",
-               f"{name}_visible_p99_ratio_to_target": round(_percentile(visible, 0.99) / P99_TARGET, 3)}
+               f"{name}_visible_p99_ratio_to_target": round(percentile(visible, 0.99) / P99_TARGET, 3)}
     print(f"[{name}] " + ", ".join(f"{k.removeprefix(name + '_')} {v}" for k, v in figures.items()), flush=True)
     return figures
 
