@@ -3,6 +3,11 @@
 Each benchmark is a module with ``run() -> dict[str, float | str]`` that prints its own
 progress and returns its figures; targets and ratios are part of the figures. Run one with
 ``python -m bench NAME`` (module name without .py).
+
+Every benchmark's figures also say how fast the box was: ``box_reference_us`` (one routed
+contact's pydantic decode + encode, best of 5 rounds, just before the run) and
+``box_cpu_steal_pct`` (the hypervisor's share of all CPU time during the run). The same code
+measured 40% apart in one day on this 2-core VM; compare runs only at similar values.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import platform
 import sys
 import time
 from pathlib import Path
+
+from ._support import cpu_ticks, reference_us
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,12 +36,16 @@ def main(names: list[str]) -> int:
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     for name in names:
         print(f"== {name}", flush=True)
-        began = time.monotonic()
+        reference = reference_us()
+        began, (steal, total) = time.monotonic(), cpu_ticks()
         try:
             figures = importlib.import_module(f"bench.{name}").run()
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         figures["wall_seconds"] = round(time.monotonic() - began, 1)
+        steal_after, total_after = cpu_ticks()
+        figures["box_reference_us"] = round(reference, 1)
+        figures["box_cpu_steal_pct"] = round(100 * (steal_after - steal) / max(total_after - total, 1), 1)
         figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results[name] = figures
     results.pop("started", None)

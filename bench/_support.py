@@ -127,3 +127,27 @@ def sla_applied(metrics_url: str) -> int:
         return 0
     return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the machine so far, all CPUs (Linux /proc/stat)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[7], sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+
+
+def reference_us(rounds: int = 5, events: int = 1000) -> float:
+    """How fast this box is right now: wall µs for one pydantic decode + encode of a routed contact
+    (the pipeline's most common per-event work), best of ``rounds``. Figures from runs whose
+    reference differs much were measured on a box of a different speed (neighbours, throttling)."""
+    from schemas import RoutedContactEvent
+
+    from ._sink_data import routed_events
+
+    values = routed_events(events)
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for value in values:
+            RoutedContactEvent.decode(value).encode()
+        best = min(best, time.perf_counter() - began)
+    return best / events * 1e6
