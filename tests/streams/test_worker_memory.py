@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator is what is tuned")
 
 # A burst as the worker sees one: a large block freed (raises glibc's dynamic mmap threshold),
 # then 60 large blocks with a small long-lived object (a table value) allocated after each,
