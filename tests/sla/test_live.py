@@ -25,10 +25,10 @@ def new_case(live: Live, channel: str = "chat", queue: str = "general", **kw: ob
     return case_id, start
 
 
-def opened_case(live: Live) -> tuple[str, float]:
+def opened_case(live: Live, **kw: object) -> tuple[str, float]:
     """A new case whose clock has started: a lifecycle event sent next cannot overtake the contact
     that opens the case (they travel on two topics, and the clock agent ignores unknown cases)."""
-    case_id, start = new_case(live)
+    case_id, start = new_case(live, **kw)  # type: ignore[arg-type]
     wait_for(lambda: "started" in statuses(live, case_id), 15, "the clock to start")
     return case_id, start
 
@@ -65,7 +65,7 @@ def test_warnings_then_breach_fire_on_time_and_escalate(live: Live) -> None:
 
 def test_next_response_and_resolution_clocks_warn_then_breach(live: Live) -> None:
     # webform in queue "slow": first response 4 s, next response 4 s, resolution 6 s
-    case_id, start = new_case(live, channel="webform", queue="slow")
+    case_id, start = opened_case(live, channel="webform", queue="slow")
     live.feeder.send(LIFECYCLE, case_id, lifecycle(case_id, "first_response", start + 0.2))
     live.feeder.send(LIFECYCLE, case_id, lifecycle(case_id, "customer_replied", start + 0.5))
     wait_for(lambda: "breached" in statuses(live, case_id, "next_response")
