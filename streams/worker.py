@@ -100,7 +100,7 @@ def tune_malloc() -> bool:
     returned. Fixed thresholds (setting either stops glibc's adjustment) keep large blocks
     mmap'ed, so they go back on free; the mmap threshold is set back explicitly because
     start-up has raised it already. With 100,000 open SLA clocks the worker's RSS grew
-    99 -> 272 MiB instead of 96 -> 282-318 (bench/sla_live), lag unchanged. The same as the
+    98 -> 265 MiB instead of 96 -> 282-318 (bench/sla_live), lag unchanged. The same as the
     ``MALLOC_TRIM_THRESHOLD_=65536`` Dask gives its workers. Left alone when the operator set
     that variable (glibc applied it at start) or the C library is not glibc.
     """
