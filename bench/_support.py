@@ -84,6 +84,23 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by a process's live threads, summed by thread name (Linux /proc).
+
+    Python threads carry the interpreter's name (``python``); librdkafka's are ``rdk:*``; chdb's
+    engine names its own (``MergeMutate``, ``ThreadPool``, ...); the sink's insert thread shows as
+    ``Unknown`` (chdb renames it: checked with py-spy against the thread ids)."""
+    names: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        names[name] = names.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return names
+
+
 def rss_mib(pid: int) -> float:
     """Resident set size of a process in MiB (0 once it has gone)."""
     try:

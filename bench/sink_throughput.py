@@ -31,7 +31,7 @@ from sinks.settings import SinkSettings
 from sinks.writer import Writer
 
 from ._sink_data import routed_events
-from ._support import fresh_kafka, free_port, process_cpu_seconds, service
+from ._support import fresh_kafka, free_port, process_cpu_seconds, service, thread_cpu_seconds
 
 ROWS = int(os.environ.get("BENCH_SINK_ROWS", "200000"))
 BATCH = int(os.environ.get("BENCH_SINK_BATCH", "5000"))
@@ -78,6 +78,7 @@ def _sink_rate(kafka, workdir: Path) -> dict[str, float]:
             if first is None and done > 0:
                 first = (time.monotonic(), done)
                 cpu_first = process_cpu_seconds(proc.pid)
+                threads_first = thread_cpu_seconds(proc.pid)
             if done >= ROWS:
                 break
             if time.monotonic() - started > 900:
@@ -85,6 +86,9 @@ def _sink_rate(kafka, workdir: Path) -> dict[str, float]:
             time.sleep(0.25)
         end = time.monotonic()
         cpu = process_cpu_seconds(proc.pid) - cpu_first
+        threads = thread_cpu_seconds(proc.pid)
+        by_thread = sorted(((name, seconds - threads_first.get(name, 0.0)) for name, seconds in threads.items()),
+                           key=lambda item: -item[1])
         stored = httpx.get(f"{url}/api/status", headers=auth, timeout=30).json()["rows"]["contacts"]
         metrics = _metrics(httpx.get(f"{url}/metrics", timeout=30).text)
     assert stored == ROWS, f"sink stored {stored} contacts, expected {ROWS}"
@@ -95,6 +99,9 @@ def _sink_rate(kafka, workdir: Path) -> dict[str, float]:
             "sink_startup_s": round(ready - started, 1),
             "sink_cpu_us_per_row": round(cpu / max(ROWS - first[1], 1) * 1e6, 1),
             "sink_cpu_busy_cores": round(cpu / max(end - first[0], 1e-3), 2),
+            # where the CPU goes: the Python threads (GIL-bound) vs chdb's engine threads
+            "sink_cpu_us_per_row_by_thread": ", ".join(f"{name} {seconds / max(ROWS - first[1], 1) * 1e6:.0f}"
+                                                       for name, seconds in by_thread[:5] if seconds > 0),
             "sink_batches": round(batches), "sink_rows_per_batch": round(ROWS / batches) if batches else 0,
             "sink_flushes": round(flushes),
             "sink_flush_seconds_fraction": round(metrics.get("intake_sink_batch_seconds_sum", 0.0) / (end - ready), 3)}
