@@ -78,10 +78,15 @@ def topic_message_count(settings: KafkaSettings, topic: str) -> int:
         consumer.close()
 
 
+def _cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds from a /proc ``stat`` file (a process's or one thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -93,11 +98,10 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     names: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name, seconds = (task / "comm").read_text().strip(), _cpu_seconds(task / "stat")
         except OSError:  # the thread ended meanwhile
             continue
-        names[name] = names.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        names[name] = names.get(name, 0.0) + seconds
     return names
 
 

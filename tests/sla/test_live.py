@@ -25,10 +25,10 @@ def new_case(live: Live, channel: str = "chat", queue: str = "general", **kw: ob
     return case_id, start
 
 
-def opened_case(live: Live, **kw: object) -> tuple[str, float]:
+def opened_case(live: Live, channel: str = "chat", queue: str = "general", **kw: object) -> tuple[str, float]:
     """A new case whose clock has started: a lifecycle event sent next cannot overtake the contact
     that opens the case (they travel on two topics, and the clock agent ignores unknown cases)."""
-    case_id, start = new_case(live, **kw)  # type: ignore[arg-type]
+    case_id, start = new_case(live, channel=channel, queue=queue, **kw)
     wait_for(lambda: "started" in statuses(live, case_id), 15, "the clock to start")
     return case_id, start
 
