@@ -12,13 +12,11 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
-from hashlib import sha1
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas import (DEADLETTER, RAW, Contact, ContactEvent, DeadLetter, DeadLetterEvent, Envelope, RawPayload,
-                     RawPayloadEvent)
-from schemas.envelope import EVENT_ID_NAMESPACE
+                     RawPayloadEvent, stable_event_id)
 from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS
 
@@ -29,15 +27,9 @@ class PublishUnavailable(RuntimeError):
     """Kafka did not acknowledge in time: nothing may be acknowledged to the sender."""
 
 
-_NAMESPACE = EVENT_ID_NAMESPACE.bytes
-
-
 def contact_event_id(contact: Contact) -> str:
-    """``stable_event_id(channel, provider_message_id)``: the uuid5 computed directly (no UUID object)."""
-    digest = bytearray(sha1(_NAMESPACE + f"{contact.channel}\x1f{contact.provider_message_id}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return digest.hex()
+    """The contact event's id: the same provider message on the same channel always gets the same one."""
+    return stable_event_id(contact.channel, contact.provider_message_id)
 
 
 class _Acks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from hashlib import sha1
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,9 +26,19 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
 def stable_event_id(*parts: str) -> str:
-    """Same inputs, same id: lets re-deliveries of one message collapse everywhere."""
-    return uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)).hex
+    """Same inputs, same id: lets re-deliveries of one message collapse everywhere.
+
+    ``uuid.uuid5(EVENT_ID_NAMESPACE, "\\x1f".join(parts)).hex``, computed without the UUID
+    object (1.5 instead of 3.5 µs; every event of every agent gets one).
+    """
+    digest = bytearray(sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
 
 
 class Model(BaseModel):
@@ -57,7 +68,8 @@ class Envelope(Model):
             raise ValueError(f"type {self.type!r} does not match {type(self).__name__} ({self.EVENT_TYPE})")
 
     def encode(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        # model_dump_json() is this serializer's bytes decoded to str: skip the str and its re-encoding
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Self:

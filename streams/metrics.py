@@ -1,5 +1,8 @@
-"""Prometheus metrics of the routing agents (served at the worker's ``/metrics``)."""
+"""Prometheus metrics of the routing agents (served at the worker's ``/metrics``), and the
+:class:`Tally` every agent counts a batch with."""
 from __future__ import annotations
+
+from collections import Counter as Counts
 
 from prometheus_client import Counter
 
@@ -11,3 +14,25 @@ ESCALATIONS = Counter("intake_routing_escalations_total", "Tier escalations rais
 UPSELL = Counter("intake_routing_upsell_total", "Upsell verdicts", ["verdict"])
 MERGES = Counter("intake_routing_identity_merges_total", "Customer keys merged into another (identity links)")
 CASE_UPDATES = Counter("intake_routing_case_updates_total", "Lifecycle / escalation events applied to cases", ["kind"])
+
+
+class Tally:
+    """Counter increments of a batch, added to Prometheus once per label set when the batch is done.
+
+    ``counter.labels(...).inc()`` costs ~1.6 µs (a label lookup and an add, each under a lock) and
+    agents count several things per event; a dict entry costs ~0.4. Counts then appear when the
+    batch's outputs do, and a batch cut short (and run again after a restart) is not counted twice.
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: Counts[tuple[Counter, tuple[str, ...]]] = Counts()
+
+    def inc(self, counter: Counter, *labels: str) -> None:
+        self._counts[counter, labels] += 1
+
+    def flush(self) -> None:
+        for (counter, labels), n in self._counts.items():
+            (counter.labels(*labels) if labels else counter).inc(n)
+        self._counts.clear()

@@ -61,6 +61,7 @@ upsell_topic = topic(UPSELL)
 deadletter_topic = topic(DEADLETTER)
 customer_topic = packed(app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
                                   key_type=bytes, value_type=bytes))
+tally = metrics.Tally()  # flushed by route_cases once per batch
 customers = table("customers", PARTITIONS,
                   help="customer key -> JSON CustomerState: cases, seen contact ids, Message-IDs")
 expose(app)
@@ -106,15 +107,15 @@ async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
                                subject=case_id or None, data=routed)
     await out.add(routed_topic, routed.customer_key.encode(), event.encode())
     channel = routed.contact.channel.value
-    metrics.CONTACTS.labels(routed.dedup.value, channel).inc()
+    tally.inc(metrics.CONTACTS, routed.dedup.value, channel)
     if routed.dedup == DedupVerdict.REPEAT:
-        metrics.REPEATS.labels(channel, routed.queue).inc()
-    metrics.UPSELL.labels(routed.upsell.value).inc()
+        tally.inc(metrics.REPEATS, channel, routed.queue)
+    tally.inc(metrics.UPSELL, routed.upsell.value)
     if outcome.escalation is not None:
         esc = EscalationEvent(id=stable_event_id("escalation", routed.contact_id), source=SOURCE, subject=case_id,
                               data=outcome.escalation)
         await out.add(escalations_topic, case_id.encode(), esc.encode())
-        metrics.ESCALATIONS.labels(outcome.escalation.queue, str(outcome.escalation.to_tier)).inc()
+        tally.inc(metrics.ESCALATIONS, outcome.escalation.queue, str(outcome.escalation.to_tier))
     if outcome.lead is not None:
         lead = UpsellLeadEvent(id=stable_event_id("upsell", routed.contact_id), source=SOURCE, subject=case_id,
                                data=outcome.lead)
@@ -154,6 +155,7 @@ async def route_cases(stream):  # noqa: ANN001
             if encoded != stored[key]:  # a key a contact only passed through keeps its changelog record
                 await out.put(customers, key.encode(), encoded)
         await out.flush()
+        tally.flush()
 
 
 async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, overlay: dict[str, CustomerState]) -> None:
@@ -164,14 +166,14 @@ async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, ov
     if replaced is not None:
         overlay[key] = replaced
         if state.forward is None:  # a merge, not a merged key re-pointed along the walk's route
-            metrics.MERGES.inc()
+            tally.inc(metrics.MERGES)
     if not decide_here:
         await _to_customer(out, b"C", walk.key, walk.encode(), payload)
         return
     event = ContactEvent.decode(payload)
     outcome = decider.decide(event, key, state, walk.reason())
     if outcome.routed is None:
-        metrics.REDELIVERIES.labels(event.data.channel.value).inc()
+        tally.inc(metrics.REDELIVERIES, event.data.channel.value)
         return
     await _publish(out, outcome, outcome.routed.case_id)
 
@@ -190,7 +192,7 @@ async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, 
             await out.add(deadletter_topic, None,
                           dead_letter("route_cases", payload, f"lifecycle for unknown case {event.data.case_id}"))
             return
-        metrics.CASE_UPDATES.labels(f"lifecycle:{event.data.action.value}").inc()
+        tally.inc(metrics.CASE_UPDATES, f"lifecycle:{event.data.action.value}")
         return
     esc = EscalationEvent.decode(payload).data
     case = state.cases.get(esc.case_id)
@@ -199,7 +201,7 @@ async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, 
         return
     if esc.to_tier > case.tier:  # only a raise applies: a replayed or own (already applied) one changes nothing
         case.tier, case.queue = esc.to_tier, esc.queue
-    metrics.CASE_UPDATES.labels(f"escalation:{esc.trigger}").inc()
+    tally.inc(metrics.CASE_UPDATES, f"escalation:{esc.trigger}")
 
 
 async def _rekey_by_case(out: Outbox, agent: str, kind: bytes, raw: bytes, case_id: str) -> None:

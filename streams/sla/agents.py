@@ -30,6 +30,7 @@ from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
 
 from ..app import app, settings, table, topic
 from ..delivery import Outbox, batches
+from ..metrics import Tally
 from ..packing import packed
 from ..tables import key_partition
 from . import metrics
@@ -49,6 +50,7 @@ index = DueIndex()
 #: wall clock (live) or per-partition event time (replays): see streams.sla.clock
 stream_clock = StreamClock(settings.clock)
 open_clocks = metrics.OpenClocks()
+tally = Tally()  # flushed by commit(), i.e. once per batch or tick
 #: The agent and the timer both rewrite case state; one at a time.
 lock = asyncio.Lock()
 
@@ -108,11 +110,14 @@ async def sla_rekey(stream):  # noqa: ANN001 - Faust stream
         await out.flush()
 
 
-def _load(batch: dict[str, CaseState], case_id: str) -> CaseState | None:
+def _load(batch: dict[str, CaseState], before: dict[str, list], case_id: str) -> CaseState | None:
+    """The case's state as of this batch; on its first load its open clocks go to ``before`` (for the gauge)."""
     if case_id in batch:
         return batch[case_id]
     raw = cases.get(case_id.encode())
-    return CaseState.decode(raw) if raw is not None else None
+    state = CaseState.decode(raw) if raw is not None else None
+    before[case_id] = _open_keys(state)
+    return state
 
 
 def _open_keys(state: CaseState | None) -> list[tuple[str, str, str]]:
@@ -121,18 +126,18 @@ def _open_keys(state: CaseState | None) -> list[tuple[str, str, str]]:
     return [(c.clock, state.queue, c.status) for c in state.clocks.values() if c.open]
 
 
-def apply_command(raw: bytes, state_of: dict[str, CaseState]) -> Result | None:
+def apply_command(raw: bytes, state_of: dict[str, CaseState], before: dict[str, list]) -> Result | None:
     """Decode one command and run it through the engine (state taken from / kept in ``state_of``)."""
     kind, body = raw[:1], raw[1:]
     if kind == b"R":
         routed = RoutedContactEvent.decode(body)
-        state = _load(state_of, routed.data.case_id)
+        state = _load(state_of, before, routed.data.case_id)
         return engine.on_contact(state, routed.data, routed.id, routed.data.contact.received_at.timestamp())
     if kind == b"L":
         event = LifecycleEvent.decode(body)
-        state = _load(state_of, event.data.case_id)
+        state = _load(state_of, before, event.data.case_id)
         if state is None:
-            metrics.COMMANDS.labels("lifecycle", "unknown_case").inc()
+            tally.inc(metrics.COMMANDS, "lifecycle", "unknown_case")
         return engine.on_lifecycle(state, event.data, event.id)
     raise ValueError(f"unknown SLA command kind {kind!r}")
 
@@ -145,13 +150,13 @@ async def publish(emits: list[Emit]) -> None:
         if isinstance(payload, Escalation):
             value = EscalationEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
             await out.add(escalation_topic, payload.case_id.encode(), value.encode())
-            metrics.ESCALATIONS.labels(payload.queue).inc()
+            tally.inc(metrics.ESCALATIONS, payload.queue)
             continue
         value = SlaEvent(id=emit.event_id, source=SOURCE, subject=payload.case_id, data=payload)
         await out.add(sla_topic, payload.case_id.encode(), value.encode())
-        metrics.EVENTS.labels(payload.clock.value, payload.status.value, payload.queue, payload.channel).inc()
+        tally.inc(metrics.EVENTS, payload.clock.value, payload.status.value, payload.queue, payload.channel)
         if payload.status == SlaStatus.BREACHED:
-            metrics.BREACHES.labels(payload.clock.value, payload.queue, payload.channel).inc()
+            tally.inc(metrics.BREACHES, payload.clock.value, payload.queue, payload.channel)
     await out.flush()
 
 
@@ -170,6 +175,7 @@ async def commit(changed: dict[str, CaseState], before: dict[str, list], results
             for due, _clock in r.scheduled:
                 index.push(due, r.state.case_id)
     metrics.DUE.set(len(index))
+    tally.flush()
 
 
 @app.agent(commands)
@@ -190,19 +196,15 @@ async def sla_clocks(stream):  # noqa: ANN001
                 if raw[:1] == WATERMARK:
                     continue  # only moves event time (ignored on the wall clock)
                 try:
-                    result = apply_command(raw, changed)
+                    result = apply_command(raw, changed, before)
                 except (ValidationError, ValueError) as exc:
                     await dead_letter("sla_clocks", raw, exc)
                     continue
                 if result is None or result.state is None:
                     continue
-                case_id = result.state.case_id
-                if case_id not in changed:
-                    previous = cases.get(case_id.encode())
-                    before[case_id] = _open_keys(CaseState.decode(previous) if previous is not None else None)
-                changed[case_id] = result.state
+                changed[result.state.case_id] = result.state
                 results.append(result)
-                metrics.COMMANDS.labels("routed" if raw[:1] == b"R" else "lifecycle", "applied").inc()
+                tally.inc(metrics.COMMANDS, "routed" if raw[:1] == b"R" else "lifecycle", "applied")
             await commit(changed, before, results)
 
 

@@ -12,19 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from connectors.publisher import Publisher, PublishUnavailable, contact_event_id
-from schemas import Contact, RawPayload, stable_event_id
+from connectors.publisher import Publisher, PublishUnavailable
+from schemas import Contact, RawPayload
 from schemas.settings import KafkaSettings
 
 from .conftest import Landed, settings_with_secrets
-
-
-def test_contact_event_id_is_the_stable_event_id() -> None:
-    now = datetime.now(timezone.utc)
-    for channel in ("webform", "sms", "email", "social"):
-        for message_id in ("abc", "订单-1001", "x" * 500, "a\x1fb", " spaced "):
-            contact = Contact(channel=channel, provider="p", provider_message_id=message_id, received_at=now)
-            assert contact_event_id(contact) == stable_event_id(contact.channel, contact.provider_message_id)
 
 
 def _requests(honeypot: str) -> list[tuple[str, dict]]:

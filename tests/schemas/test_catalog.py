@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from schemas import CATALOG, Channel, Contact, ContactEvent, stable_event_id, utcnow
+from schemas.envelope import EVENT_ID_NAMESPACE
 from schemas.export import export_json_schemas
 from schemas.topics import by_event_type, markdown_table
 
@@ -56,3 +58,14 @@ def test_stable_event_id_is_deterministic_and_distinct() -> None:
     assert stable_event_id("sms", "SM1") == stable_event_id("sms", "SM1")
     assert stable_event_id("sms", "SM1") != stable_event_id("sms", "SM2")
     assert stable_event_id("sms", "SM1") != stable_event_id("email", "SM1")
+
+
+def test_stable_event_id_is_the_uuid5_every_stored_event_carries() -> None:
+    """The fast computation must give the ids earlier versions gave (uuid5 of the joined parts),
+    or re-deliveries of old messages would no longer collapse downstream."""
+    for parts in [("webform", "abc"), ("sms", "订单-1001"), ("email", "x" * 500), ("a\x1fb",), ("",),
+                  ("routed", "0" * 32), ("case-1", "first_response", "2", "warning", "0.75"), (" spaced ", "ü")]:
+        expected = uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)).hex
+        assert stable_event_id(*parts) == expected, parts
+    channel = Channel.SMS  # an enum member joins as its value
+    assert stable_event_id(channel, "SM1") == uuid.uuid5(EVENT_ID_NAMESPACE, "sms\x1fSM1").hex
