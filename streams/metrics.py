@@ -21,7 +21,7 @@ class Tally:
 
     ``counter.labels(...).inc()`` costs ~1.6 µs (a label lookup and an add, each under a lock) and
     agents count several things per event; a dict entry costs ~0.4. Counts then appear when the
-    batch's outputs do, and a batch cut short (and run again after a restart) is not counted twice.
+    batch's outputs do.
     """
 
     __slots__ = ("_counts",)
