@@ -228,16 +228,14 @@ async def _fire_locked(now: float, partition: int | None = None) -> int:
     before: dict[str, list] = {}
     results: list[Result] = []
     for case_id in index.pop_due(now):
-        raw = cases.get(case_id.encode())
-        if raw is None:
+        state = _load(changed, before, case_id)
+        if state is None:
             continue  # stale entry: case moved to another worker
-        state = CaseState.decode(raw)
         if partition is not None and key_partition(case_id.encode(), PARTITIONS) != partition:
             for c in state.clocks.values():  # that partition's time has not got here yet: keep its entries
                 if c.status == "running" and c.due is not None:
                     index.push(c.due, case_id)
             continue
-        before[case_id] = _open_keys(state)
         result = engine.fire_through(state, now) if stream_clock.event_time else engine.fire(state, now)
         if result.emits or result.scheduled:
             changed[case_id] = state
