@@ -9,7 +9,8 @@ the reliability issue. Afterwards:
 * latency, accept -> queryable: ``ingested_at - received_at`` of every stored contact
   (the gateway stamps ``received_at`` on arrival; the row is queryable from its insert, which
   stamps ``ingested_at``; one machine, one clock). Target p99 < 2 s at 1,000/s.
-* RSS of each process, sampled every 5 s: first sample after warm-up vs last ("flat").
+* RSS of each process, sampled every 5 s: first sample after warm-up vs last ("flat"); and the
+  cores each one kept busy in the load's first and last minute (what grows as state does).
 * ``intake report`` figures: accepted, stored, duplicates, dead-lettered, doubled, lost (= 0).
 
 Defaults (1,000/s for 300 s) are the issue's targets; the 10-minute soak is
@@ -34,7 +35,7 @@ from intake.report import build_report
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
-from ._support import free_port, fresh_kafka, rss_mib, service
+from ._support import free_port, fresh_kafka, process_cpu_seconds, rss_mib, service
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
@@ -43,18 +44,28 @@ DRAIN_SECONDS = int(os.environ.get("BENCH_SOAK_DRAIN_SECONDS", "900"))
 TARGET_P99_MS = 2000.0
 
 
-class RssSampler(threading.Thread):
-    """RSS of named processes every ``every`` seconds; pids can change (a restarted worker)."""
+class Sampler(threading.Thread):
+    """RSS and CPU time of named processes every ``every`` seconds; pids can change (a restarted worker)."""
 
     def __init__(self, pids: dict[str, int], every: float = 5.0) -> None:
         super().__init__(daemon=True)
-        self.pids, self.every, self.samples = pids, every, {name: [] for name in pids}
+        self.pids, self.every = pids, every
+        self.samples: dict[str, list[float]] = {name: [] for name in pids}  # RSS, MiB
+        self.cpu: dict[str, list[tuple[float, int, float]]] = {name: [] for name in pids}  # (time, pid, CPU s)
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             for name, pid in self.pids.items():
                 self.samples[name].append(rss_mib(pid))
+                self.cpu[name].append((time.monotonic(), pid, process_cpu_seconds(pid)))
+
+    def cores(self, name: str, start: float, end: float) -> float:
+        """Mean cores busy between two instants, over the samples of one pid (a restart splits them)."""
+        inside = [s for s in self.cpu[name] if start <= s[0] <= end]
+        pairs = [(a, b) for a, b in zip(inside, inside[1:]) if a[1] == b[1]]
+        elapsed = sum(b[0] - a[0] for a, b in pairs)
+        return round(sum(b[2] - a[2] for a, b in pairs) / elapsed, 2) if elapsed else float("nan")
 
 
 async def _load(url: str, rate: int, seconds: int, on_half) -> dict[str, int]:  # noqa: ANN001
@@ -133,7 +144,7 @@ def run() -> dict[str, float | str]:
             return stack.enter_context(service(["worker"], env, f"http://127.0.0.1:{web}/",
                                                log=root / f"worker{n}.log")).pid
 
-        sampler = RssSampler({"gateway": gateway.pid, "worker": start_worker(1), "sink": sink.pid})
+        sampler = Sampler({"gateway": gateway.pid, "worker": start_worker(1), "sink": sink.pid})
 
         def restart() -> None:
             if RESTART:
@@ -142,9 +153,14 @@ def run() -> dict[str, float | str]:
                 sampler.pids["worker"] = start_worker(2)
 
         sampler.start()
+        load_began = time.monotonic()
         counts = asyncio.run(_load(f"http://127.0.0.1:{gw}", RATE, SECONDS, restart))
         print(f"load done: {counts}; waiting for the sink to catch up", flush=True)
         began = time.monotonic()
+        minute = min(60.0, (began - load_began) / 2)
+        cores = {f"cpu_{name}_cores_first_last_minute":
+                 f"{sampler.cores(name, load_began, load_began + minute):.2f} -> "
+                 f"{sampler.cores(name, began - minute, began):.2f}" for name in sampler.pids}
         stored_now = _wait_stored(wallboard, token, counts["ok"], DRAIN_SECONDS)
         drain = time.monotonic() - began
         sampler.stopped.set()
@@ -167,5 +183,5 @@ def run() -> dict[str, float | str]:
             "e2e_p50_ms": float(q[0]), "e2e_p99_ms": p99, "e2e_max_ms": float(q[2]),
             # the two halves: accept -> routed (gateway + worker), routed -> queryable (Kafka + sink)
             "routed_p50_p99_ms": "/".join(f"{x:.0f}" for x in q[4]), "sink_p50_p99_ms": "/".join(f"{x:.0f}" for x in q[5]),
-            "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss,
+            "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss, **cores,
             **{f"report_{k}": v for k, v in report.__dict__.items()}, "report_ok": str(report.ok)}
