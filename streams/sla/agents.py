@@ -36,7 +36,7 @@ from ..tables import key_partition
 from . import metrics
 from .clock import WATERMARK, StreamClock
 from .engine import ClockEngine, Emit, Result
-from .index import DueIndex
+from .index import POP_LIMIT, DueIndex
 from .policy import PolicySet, load_policy
 from .state import CaseState
 
@@ -237,7 +237,7 @@ def _due_by(until: float, pending: list[Result]) -> bool:
     return (first is not None and first <= until) or any(due <= until for r in pending for due, _ in r.scheduled)
 
 
-async def _fire_locked(now: float, partition: int | None = None, limit: int = 10_000) -> int:
+async def _fire_locked(now: float, partition: int | None = None, limit: int = POP_LIMIT) -> int:
     """Fire clocks due by ``now`` (on ``partition`` only, for event time), ``limit`` cases at most;
     the caller holds ``lock``."""
     changed: dict[str, CaseState] = {}

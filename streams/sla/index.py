@@ -10,6 +10,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
+#: case ids one pop returns at most (the caller fires them as one committed round)
+POP_LIMIT = 10_000
+
 
 class DueIndex:
     def __init__(self) -> None:
@@ -28,7 +31,7 @@ class DueIndex:
     def next_due(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float, limit: int = 10_000) -> list[str]:
+    def pop_due(self, now: float, limit: int = POP_LIMIT) -> list[str]:
         """Case ids with an entry due by ``now`` (each once), at most ``limit`` per call."""
         out: dict[str, None] = {}
         heap = self._heap

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from streams.sla import agents
-from streams.sla.index import DueIndex
+from streams.sla.index import POP_LIMIT, DueIndex
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def rounds(monkeypatch: pytest.MonkeyPatch) -> tuple[DueIndex, list[list[str]]]:
     monkeypatch.setattr(agents, "FIRE_ROUND", 2)
     monkeypatch.setattr(agents.policies, "policy", agents.policies.policy.model_copy(update={"tick": 1.0}))
 
-    async def fire(now: float, partition: int | None = None, limit: int = 10_000) -> int:
+    async def fire(now: float, partition: int | None = None, limit: int = POP_LIMIT) -> int:
         assert agents.lock.locked() and partition is None
         fired.append(index.pop_due(now, limit))
         return len(fired[-1])
@@ -50,7 +50,7 @@ def test_clocks_falling_due_during_a_round_wait_for_the_next_tick(
     index.push(now + 0.3, "just-due")  # due by the end of the round, less than a tick (1 s) before it
     first_round = agents._fire_locked
 
-    async def slow_round(now: float, partition: int | None = None, limit: int = 10_000) -> int:
+    async def slow_round(now: float, partition: int | None = None, limit: int = POP_LIMIT) -> int:
         sent = await first_round(now, partition, limit)
         monkeypatch.setattr(agents.time, "time", lambda: now + 0.6)  # the round took 0.6 s
         return sent
