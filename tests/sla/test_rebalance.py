@@ -34,13 +34,15 @@ def two(kafka_settings: KafkaSettings, tmp_path: Path) -> Iterator[tuple[Live, W
 def test_clocks_move_with_their_partitions(two: tuple[Live, Worker]) -> None:
     live, second = two
     start = time.time()
-    cases = [f"form-{uuid.uuid4().hex[:6]}" for _ in range(12)]  # 15 s clocks: still open after the rebalance
+    cases = [f"form-{uuid.uuid4().hex[:6]}" for _ in range(12)]  # 25 s clocks: still open after the rebalance
     for case_id in cases:
         live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel="webform", queue="moving"))
     wait_for(lambda: len(live.out.select("sla.v1", lambda e: e.data.status == "started"
                                          and e.data.clock == "first_response")) == 12, 30, "the clocks to start")
     second.start()  # joins the group: partitions (and their clocks) move to it
-    assert time.time() < start + 15, "the clocks must still be open when the partitions move"
+    # a precondition, not the behaviour under test: on a box busy enough to delay the join past the
+    # deadlines, the clocks would all fire on the first worker before anything moved
+    assert time.time() < start + 25, "the clocks must still be open when the partitions move"
 
     def breach_ids() -> dict[str, set[str]]:
         ids: dict[str, set[str]] = defaultdict(set)
