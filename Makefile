@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench system-deps clean
+.PHONY: run test bench system-deps bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash deploy/install-system-deps.sh
 
+bench-deps:
+	bash deploy/install-system-deps.sh bench
+
 run: $(STAMP)
 	deploy/kafka/kafka-local.sh start
 	$(VENV)/bin/intake up
@@ -24,7 +27,7 @@ test: $(STAMP) system-deps
 	deploy/kafka/kafka-local.sh start
 	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	deploy/kafka/kafka-local.sh start
 	$(VENV)/bin/python -m bench
 
