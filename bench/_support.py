@@ -156,6 +156,22 @@ def cpu_ticks() -> tuple[int, int]:
     return ticks[7], sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
 
 
+def busy_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the machine so far, all CPUs: busy is everything but idle and iowait."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(ticks[:8])
+    return total - ticks[3] - ticks[4], total
+
+
+def broker_pid() -> int | None:
+    """The local broker's pid (``deploy/kafka/kafka-local.sh`` writes it), None if it has none."""
+    home = Path(os.environ.get("KAFKA_HOME_DIR", REPO / ".data" / "kafka"))
+    try:
+        return int((home / "kafka.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def reference_us(rounds: int = 5, events: int = 1000) -> float:
     """How fast this box is right now: wall µs for one pydantic decode + encode of a routed contact
     (the pipeline's most common per-event work), best of ``rounds``. Figures from runs whose
