@@ -37,15 +37,15 @@ def main(names: list[str]) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         reference = reference_us()
-        began, (steal, total) = time.monotonic(), cpu_ticks()
+        began, before = time.monotonic(), cpu_ticks()
         try:
             figures = importlib.import_module(f"bench.{name}").run()
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         figures["wall_seconds"] = round(time.monotonic() - began, 1)
-        steal_after, total_after = cpu_ticks()
+        after = cpu_ticks()
         figures["box_reference_us"] = round(reference, 1)
-        figures["box_cpu_steal_pct"] = round(100 * (steal_after - steal) / max(total_after - total, 1), 1)
+        figures["box_cpu_steal_pct"] = round(100 * (after.steal - before.steal) / max(after.total - before.total, 1), 1)
         figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results[name] = figures
     results.pop("started", None)

@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -150,17 +151,19 @@ def sla_applied(metrics_url: str) -> int:
                    if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(steal, total) CPU ticks of the machine so far, all CPUs (Linux /proc/stat)."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return ticks[7], sum(ticks[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+class CpuTicks(NamedTuple):
+    """CPU ticks of the whole machine so far, all CPUs (Linux /proc/stat)."""
+
+    steal: int  # the hypervisor's share
+    busy: int  # everything but idle and iowait
+    total: int
 
 
-def busy_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the machine so far, all CPUs: busy is everything but idle and iowait."""
+def cpu_ticks() -> CpuTicks:
+    # user nice system idle iowait irq softirq steal (guest is inside user)
     ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     total = sum(ticks[:8])
-    return total - ticks[3] - ticks[4], total
+    return CpuTicks(steal=ticks[7], busy=total - ticks[3] - ticks[4], total=total)
 
 
 def broker_pid() -> int | None:

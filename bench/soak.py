@@ -38,7 +38,7 @@ from intake.report import build_report
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
-from ._support import broker_pid, busy_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib, service
+from ._support import broker_pid, cpu_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib, service
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
@@ -80,9 +80,14 @@ async def _load(url: str, rate: int, seconds: int, on_half) -> dict[str, int]:  
     Runs on a thread of its own, which lowers its priority (:data:`NICE`); ``on_half`` runs on a
     thread started before that (threads and processes inherit their creator's niceness: a
     restarted worker must not)."""
-    helper = ThreadPoolExecutor(1)
-    helper.submit(lambda: None).result()
-    os.nice(NICE)  # Linux: this thread only
+    with ThreadPoolExecutor(1) as helper:
+        helper.submit(lambda: None).result()  # its thread exists now, at this thread's priority
+        os.nice(NICE)  # Linux: this thread only
+        return await _paced(url, rate, seconds, lambda: asyncio.get_running_loop().run_in_executor(helper, on_half))
+
+
+async def _paced(url: str, rate: int, seconds: int, on_half) -> dict[str, int]:  # noqa: ANN001
+    """The load itself; ``on_half`` returns the awaitable of the half-way action."""
     run, counts, inflight = uuid.uuid4().hex[:8], {"ok": 0, "rejected": 0, "errors": 0}, asyncio.Semaphore(512)
     timeout = aiohttp.ClientTimeout(total=30)
 
@@ -104,7 +109,7 @@ async def _load(url: str, rate: int, seconds: int, on_half) -> dict[str, int]:  
         while (elapsed := time.monotonic() - began) < seconds:
             if not halved and elapsed >= seconds / 2:
                 halved = True
-                await asyncio.get_running_loop().run_in_executor(helper, on_half)
+                await on_half()
             due = int(elapsed * rate)
             while sent < due:
                 await inflight.acquire()
@@ -170,18 +175,17 @@ def run() -> dict[str, float | str]:
                 sampler.pids["worker"] = start_worker(2)
 
         sampler.start()
-        load_began, busy_before = time.monotonic(), busy_ticks()
+        load_began, before = time.monotonic(), cpu_ticks()
         with ThreadPoolExecutor(1) as loader:  # a thread of its own: the lowered priority stays with it
             counts = loader.submit(asyncio.run, _load(f"http://127.0.0.1:{gw}", RATE, SECONDS, restart)).result()
-        busy_after = busy_ticks()
+        after = cpu_ticks()
         print(f"load done: {counts}; waiting for the sink to catch up", flush=True)
         began = time.monotonic()
         minute = min(60.0, (began - load_began) / 2)
         cores = {f"cpu_{name}_cores_first_last_minute":
                  f"{sampler.cores(name, load_began, load_began + minute):.2f} -> "
                  f"{sampler.cores(name, began - minute, began):.2f}" for name in sampler.pids}
-        cores["box_busy_pct_during_load"] = round(
-            100 * (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1), 1)
+        cores["box_busy_pct_during_load"] = round(100 * (after.busy - before.busy) / max(after.total - before.total, 1), 1)
         stored_now = _wait_stored(wallboard, token, counts["ok"], DRAIN_SECONDS)
         drain = time.monotonic() - began
         sampler.stopped.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -158,9 +159,7 @@ def report() -> None:
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _instant(value: str) -> "datetime":
-    from datetime import datetime, timezone
-
+def _instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 

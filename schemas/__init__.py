@@ -15,4 +15,12 @@ from .topics import (ALERTS, CATALOG, CONTACTS, DEADLETTER, ESCALATIONS, LIFECYC
                      UPSELL, TopicSpec)
 from .upsell import UpsellKind, UpsellLead, UpsellLeadEvent
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "Alert", "AlertEvent", "AlertStatus", "Attachment", "CallDetails", "Channel", "Contact", "ContactEvent",
+    "ContactKind", "Identifiers", "Thread", "DeadLetter", "DeadLetterEvent", "Envelope", "new_event_id",
+    "stable_event_id", "utcnow", "Escalation", "EscalationEvent", "Lifecycle", "LifecycleAction", "LifecycleEvent",
+    "RawPayload", "RawPayloadEvent", "QueueComparison", "ReplayReport", "ReplayReportEvent", "SlaFigures",
+    "DedupVerdict", "RoutedContact", "RoutedContactEvent", "UpsellVerdict", "KafkaSettings", "Sla", "SlaClock",
+    "SlaEvent", "SlaStatus", "ALERTS", "CATALOG", "CONTACTS", "DEADLETTER", "ESCALATIONS", "LIFECYCLE", "RAW",
+    "REPLAY_REPORTS", "ROUTED", "SLA", "UPSELL", "TopicSpec", "UpsellKind", "UpsellLead", "UpsellLeadEvent",
+]
