@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from schemas import (CallDetails, Channel, Contact, DedupVerdict, Identifiers, RoutedContact, RoutedContactEvent,
                      stable_event_id)
+from sinks.pii import Protector
+from sinks.rows import Row, routed
 
 QUEUES = ("general", "after_sales", "complaints", "logistics", "vip")
 CATEGORIES = ("order", "logistics", "product", "payment", "return", "complaint", "consultation", "other")
@@ -35,3 +37,17 @@ def routed_events(count: int, seed: int = 1, spread: timedelta = timedelta(hours
                                category=rng.choice(CATEGORIES), queue=rng.choice(QUEUES), priority=rng.randint(1, 5),
                                routing_reason="rule:category->queue", priority_reason="urgency x impact")).encode())
     return out
+
+
+def row_blocks(values: list[bytes], protect: Protector, batch: int, name: str) -> list[dict[str, list[Row]]]:
+    """The sink's rows of ``values`` in blocks of ``batch`` contacts (table -> rows), each row
+    stamped with its block's ``sink_batch`` (``<name>/<first index>``), as the sink writes them."""
+    blocks = []
+    for start in range(0, len(values), batch):
+        tables: dict[str, list[Row]] = {}
+        for value in values[start:start + batch]:
+            for table, row in routed(value, protect):
+                row["sink_batch"] = f"{name}/{start}"
+                tables.setdefault(table, []).append(row)
+        blocks.append(tables)
+    return blocks

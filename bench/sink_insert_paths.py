@@ -34,7 +34,7 @@ from sinks.rows import Row, routed
 from sinks.settings import SinkSettings
 from sinks.writer import Writer, _columns
 
-from ._sink_data import routed_events
+from ._sink_data import routed_events, row_blocks
 
 CONTACTS = int(os.environ.get("BENCH_INSERT_CONTACTS", "60000"))
 BATCH = 5000
@@ -57,18 +57,6 @@ def _build_us(values: list[bytes], protect: Protector) -> tuple[float, float]:
     return min(decode) / len(values) * 1e6, min(build) / len(values) * 1e6
 
 
-def _blocks(values: list[bytes], protect: Protector) -> list[Block]:
-    blocks = []
-    for start in range(0, len(values), BATCH):
-        tables: Block = {}
-        for value in values[start:start + BATCH]:
-            for table, row in routed(value, protect):
-                row["sink_batch"] = f"b/{start}"
-                tables.setdefault(table, []).append(row)
-        blocks.append(tables)
-    return blocks
-
-
 def run() -> dict[str, float | str]:
     values = routed_events(CONTACTS)
     with tempfile.TemporaryDirectory(prefix="bench-insert-") as tmp:
@@ -78,7 +66,7 @@ def run() -> dict[str, float | str]:
         protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
         writer = Writer(client, "paths")
         decode_us, build_us = _build_us(values, protect)
-        blocks = _blocks(values, protect)
+        blocks = row_blocks(values, protect, BATCH, "b")
         rounds = itertools.count()  # a fresh dedup token per insert: no insert is dropped as a repeat
 
         def native(block: Block) -> None:

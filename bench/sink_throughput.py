@@ -26,11 +26,10 @@ from schemas.topics import ROUTED
 from sinks.clickhouse import connect
 from sinks.migrations import migrate
 from sinks.pii import Protector
-from sinks.rows import routed
 from sinks.settings import SinkSettings
 from sinks.writer import Writer
 
-from ._sink_data import routed_events
+from ._sink_data import routed_events, row_blocks
 from ._support import fresh_kafka, free_port, process_cpu_seconds, service, thread_cpu_seconds
 
 ROWS = int(os.environ.get("BENCH_SINK_ROWS", "200000"))
@@ -158,13 +157,7 @@ def _bare_rate(values: list[bytes], workdir: Path) -> tuple[float, float]:
     client = connect(settings.dsn, settings.database)
     migrate(client, settings)
     protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
-    batches = []
-    for start in range(0, len(values), BATCH):
-        tables: dict[str, list] = {}
-        for value in values[start:start + BATCH]:
-            for table, row in routed(value, protect):
-                tables.setdefault(table, []).append({**row, "sink_batch": f"bare/{start}"})
-        batches.append(tables)
+    batches = row_blocks(values, protect, BATCH, "bare")
     writer = Writer(client, "bare")
     columnar = [{t: ([[r.get(c) for r in rows] for c in writer.columns(t)], writer.columns(t)) for t, rows in b.items()}
                 for b in batches]
