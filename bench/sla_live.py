@@ -1,8 +1,8 @@
 """SLA breach detection lag on a live worker holding 100,000 open clocks (issue 7, item 5).
 
 bench/sla_clocks.py times the engine in-process; this one runs the real ``intake worker`` on
-the real broker: N routed contacts (new cases) go onto ROUTED, the worker re-keys them, opens
-one first-response clock each (target ``TARGET`` s, warnings at 75% and 90%, breach escalates
+the real broker: N routed contacts (new cases) go onto the worker's SLA command topic (as its
+routing agent writes them), the worker opens one first-response clock each (target ``TARGET`` s, warnings at 75% and 90%, breach escalates
 the case: two SLA events and one escalation per clock over its life) and its timer fires them.
 A consumer in this process reads the SLA topic and, for every breach with a deadline in the
 measured window, takes two lags:
@@ -41,7 +41,9 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.routed import RoutedContactEvent
-from schemas.topics import ROUTED, SLA
+from schemas.topics import SLA
+from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
+from streams.tables import key_partition
 
 from ._support import free_port, fresh_kafka, percentile, process_cpu_seconds, rss_mib, sla_applied, wait_group
 from .agents import start_worker
@@ -67,9 +69,11 @@ rules: [{{name: all, targets: {{first_response: {TARGET:g}}}}}]
 """
 
 
-def _routed(i: int, received: float) -> tuple[bytes, bytes]:
+def _command(i: int, received: float) -> tuple[bytes, bytes]:
+    """A new case's routed contact as the routing agent hands it to the clocks: keyed by case id."""
     data = new_case(i, received)
-    return data.customer_key.encode(), RoutedContactEvent(source="/bench", subject=data.case_id, data=data).encode()
+    event = RoutedContactEvent(source="/bench", subject=data.case_id, data=data)
+    return data.case_id.encode(), ROUTED_COMMAND + event.encode()
 
 
 def _subscriber(kafka, topic: str) -> Consumer:  # noqa: ANN001
@@ -79,13 +83,13 @@ def _subscriber(kafka, topic: str) -> Consumer:  # noqa: ANN001
     return consumer
 
 
-def _produce(kafka, t0: float, spread: float) -> None:  # noqa: ANN001
+def _produce(kafka, app_id: str, t0: float, spread: float) -> None:  # noqa: ANN001
     """N new cases whose deadlines fall from ``t0`` to ``t0 + spread``."""
     producer = Producer(kafka.confluent(**{"linger.ms": 20, "compression.type": "lz4"}))
-    routed_topic = kafka.topic(ROUTED)
+    topic = commands_topic(app_id)
     for i in range(CLOCKS):
-        key, value = _routed(i, t0 - TARGET + spread * i / CLOCKS)
-        producer.produce(routed_topic, key=key, value=value)
+        key, value = _command(i, t0 - TARGET + spread * i / CLOCKS)
+        producer.produce(topic, key=key, value=value, partition=key_partition(key, PARTITIONS))
         producer.poll(0)
     producer.flush()
 
@@ -118,7 +122,7 @@ def scenario(name: str, spread: float, measured: float) -> dict[str, float | str
         # first deadline after the (generously estimated) build + opening + the first warning's lead
         t0 = time.time() + CLOCKS / 15_000 + CLOCKS / OPEN_RATE + 0.25 * TARGET + 5
         first_warning = t0 - 0.25 * TARGET
-        _produce(kafka, t0, spread)
+        _produce(kafka, app_id, t0, spread)
         # the window ends half a step after a deadline, so rounding cannot move one across its edge
         until = t0 + measured + spread / CLOCKS / 2
         expected = sum(1 for i in range(CLOCKS) if t0 + spread * i / CLOCKS <= until)

@@ -1,4 +1,5 @@
-"""Faust wiring of contact routing: CONTACTS -> customer cases -> ROUTED, ESCALATIONS, UPSELL.
+"""Faust wiring of contact routing: CONTACTS -> customer cases -> ROUTED, ESCALATIONS, UPSELL
+(and each routed contact as a command for the SLA clocks, :mod:`streams.sla.commands`).
 
 * ``route_ingress`` (CONTACTS, any producer's partitioner): decode, dead-letter what is
   undecodable, send the contact to the internal ``<app>-customers`` topic keyed by the
@@ -44,6 +45,8 @@ from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
 from .packing import packed
+from .sla.clock import ROUTED_COMMAND
+from .sla.commands import commands as sla_commands
 from .sla.metrics import DEAD_LETTERS, expose
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,10 @@ async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
     assert routed is not None
     event = RoutedContactEvent(id=stable_event_id("routed", routed.contact_id), source=SOURCE,
                                subject=case_id or None, data=routed)
-    await out.add(routed_topic, routed.customer_key.encode(), event.encode())
+    encoded = event.encode()
+    await out.add(routed_topic, routed.customer_key.encode(), encoded)
+    if case_id:  # not-a-contact events have none and start no clock
+        await out.add(sla_commands, case_id.encode(), ROUTED_COMMAND + encoded)
     channel = routed.contact.channel.value
     tally.inc(metrics.CONTACTS, routed.dedup.value, channel)
     if routed.dedup == DedupVerdict.REPEAT:

@@ -1,11 +1,11 @@
-"""Faust wiring of the SLA engine: repartition by case, apply commands, fire due clocks.
+"""Faust wiring of the SLA engine: commands by case id in, clocks fired, SLA events out.
 
-ROUTED is keyed by customer and LIFECYCLE may come from any producer's partitioner, so
-both are first re-keyed by case id onto one internal topic (``<app id>-sla-commands``),
-produced by Faust's own (murmur2) partitioner; the case table (changelogged, see
-:mod:`streams.tables`) uses the same function, so it lives on the same partition as
-the commands about its cases, and the timer can write it too. Value of a command: one
-kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes; ``W`` is an
+The clock agent reads one internal topic keyed by case id (:mod:`streams.sla.commands`): the
+routing agent writes each routed contact there itself, and ``sla_rekey`` re-keys LIFECYCLE
+(any producer's partitioner) onto it, with Faust's own (murmur2) partitioner; the case table
+(changelogged, see :mod:`streams.tables`) uses the same function, so it lives on the same
+partition as the commands about its cases, and the timer can write it too. Value of a command:
+one kind byte (``R`` routed, ``L`` lifecycle) followed by the original event bytes; ``W`` is an
 event-time watermark (replays only, :mod:`streams.sla.clock`).
 
 Ordering for at-least-once without loss: events are sent and acknowledged by Kafka
@@ -18,7 +18,6 @@ import asyncio
 import logging
 import time
 
-import orjson
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter, DeadLetterEvent
@@ -26,15 +25,15 @@ from schemas.escalation import Escalation, EscalationEvent
 from schemas.lifecycle import LifecycleEvent
 from schemas.routed import RoutedContactEvent
 from schemas.sla import SlaEvent, SlaStatus
-from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, SLA
+from schemas.topics import DEADLETTER, ESCALATIONS, LIFECYCLE, SLA
 
 from ..app import app, settings, table, topic
 from ..delivery import Outbox, batches
 from ..metrics import Tally
-from ..packing import packed
 from ..tables import key_partition
 from . import metrics
-from .clock import WATERMARK, StreamClock
+from .clock import LIFECYCLE_COMMAND, PARTITIONS, ROUTED_COMMAND, WATERMARK, StreamClock
+from .commands import commands
 from .engine import ClockEngine, Emit, Result
 from .index import POP_LIMIT, DueIndex
 from .policy import PolicySet, load_policy
@@ -42,7 +41,6 @@ from .state import CaseState
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/sla"
-PARTITIONS = 4
 #: cases fired per round: a round's events go out together when it is committed, so a smaller
 #: round makes the first of a burst visible sooner, a larger one amortizes the round's two acks
 FIRE_ROUND = 2_000
@@ -57,13 +55,10 @@ tally = Tally()  # flushed by commit(), i.e. once per batch or tick
 #: The agent and the timer both rewrite case state; one at a time.
 lock = asyncio.Lock()
 
-routed_topic = topic(ROUTED)
 lifecycle_topic = topic(LIFECYCLE)
 sla_topic = topic(SLA)
 escalation_topic = topic(ESCALATIONS)
 deadletter_topic = topic(DEADLETTER)
-commands = packed(app.topic(f"{app.conf.id}-sla-commands", internal=True, partitions=PARTITIONS,
-                            key_type=bytes, value_type=bytes))
 cases = table("sla-cases", PARTITIONS, help="SLA clock state per case id (JSON CaseState)")
 metrics.expose(app)
 
@@ -75,41 +70,19 @@ async def dead_letter(agent: str, raw: bytes, exc: Exception) -> None:
     await deadletter_topic.send(value=DeadLetterEvent(source=SOURCE, data=letter).encode())
 
 
-def _routed_case_id(raw: bytes) -> str:
-    """Case id of a routed event: read from the JSON (the clock agent validates the whole event
-    anyway); only what that cannot read goes through the model, for the error that names the fault."""
-    try:
-        case_id = orjson.loads(raw)["data"]["case_id"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        case_id = None
-    return case_id if isinstance(case_id, str) else RoutedContactEvent.decode(raw).data.case_id
-
-
-#: Routed contacts and lifecycle events about one case must reach the clock agent in the order
-#: they arrive (a first response must not overtake the contact that opened the case), so one
-#: agent re-keys both: two batching agents would each hold their events up to ``batch_within``
-#: and could reorder them.
-rekey_inputs = app.topic(routed_topic.get_topic_name(), lifecycle_topic.get_topic_name(), key_type=bytes,
-                         value_type=bytes)
-
-
-@app.agent(rekey_inputs)
+@app.agent(lifecycle_topic)
 async def sla_rekey(stream):  # noqa: ANN001 - Faust stream
-    """Routed contacts (by customer) and lifecycle events (any partitioner), re-keyed by case id,
-    a batch at a time with one produce round trip; dead letters name the input's stage
-    (``sla_rekey_routed`` / ``sla_rekey_lifecycle``)."""
-    routed_name = routed_topic.get_topic_name()
-    async for events in batches(stream, events=True):
+    """Lifecycle events (any producer's partitioner), re-keyed by case id, a batch at a time with one
+    produce round trip; what does not decode is dead-lettered (stage ``sla_rekey_lifecycle``)."""
+    async for batch in batches(stream):
         out = Outbox()
-        for event in events:
-            raw = event.value
-            is_routed = event.message.topic == routed_name
+        for raw in batch:
             try:
-                case_id = _routed_case_id(raw) if is_routed else LifecycleEvent.decode(raw).data.case_id
+                case_id = LifecycleEvent.decode(raw).data.case_id
             except ValidationError as exc:
-                await dead_letter("sla_rekey_routed" if is_routed else "sla_rekey_lifecycle", raw, exc)
+                await dead_letter("sla_rekey_lifecycle", raw, exc)
                 continue
-            await out.add(commands, case_id.encode(), (b"R" if is_routed else b"L") + raw)
+            await out.add(commands, case_id.encode(), LIFECYCLE_COMMAND + raw)
         await out.flush()
 
 
@@ -132,11 +105,11 @@ def _open_keys(state: CaseState | None) -> list[tuple[str, str, str]]:
 def apply_command(raw: bytes, state_of: dict[str, CaseState], before: dict[str, list]) -> Result | None:
     """Decode one command and run it through the engine (state taken from / kept in ``state_of``)."""
     kind, body = raw[:1], raw[1:]
-    if kind == b"R":
+    if kind == ROUTED_COMMAND:
         routed = RoutedContactEvent.decode(body)
         state = _load(state_of, before, routed.data.case_id)
         return engine.on_contact(state, routed.data, routed.id, routed.data.contact.received_at.timestamp())
-    if kind == b"L":
+    if kind == LIFECYCLE_COMMAND:
         event = LifecycleEvent.decode(body)
         state = _load(state_of, before, event.data.case_id)
         if state is None:
@@ -207,7 +180,7 @@ async def sla_clocks(stream):  # noqa: ANN001
                     continue
                 changed[result.state.case_id] = result.state
                 results.append(result)
-                tally.inc(metrics.COMMANDS, "routed" if raw[:1] == b"R" else "lifecycle", "applied")
+                tally.inc(metrics.COMMANDS, "routed" if raw[:1] == ROUTED_COMMAND else "lifecycle", "applied")
             await commit(changed, before, results)
 
 

@@ -26,11 +26,15 @@ from ..tables import key_partition
 
 #: Partitions of the internal command topic (and of the ``sla-cases`` table).
 PARTITIONS = 4
+#: Kind byte of a command (its first byte): the routed contact or lifecycle event follows it.
+ROUTED_COMMAND = b"R"
+LIFECYCLE_COMMAND = b"L"
 WATERMARK = b"W"
 
 
 def commands_topic(app_id: str) -> str:
-    """The internal topic the SLA agent reads: ROUTED and LIFECYCLE re-keyed by case id."""
+    """The internal topic the SLA agent reads, keyed by case id: the routing agent's routed
+    contacts and the lifecycle events ``sla_rekey`` re-keys (:mod:`streams.sla.commands`)."""
     return f"{app_id}-sla-commands"
 
 
@@ -47,9 +51,9 @@ def command_time(raw: bytes) -> tuple[int, float] | None:
             data = orjson.loads(body)
             return int(data["partition"]), float(data["at"])
         data = orjson.loads(body)["data"]
-        if kind == b"R":
+        if kind == ROUTED_COMMAND:
             at = data["contact"]["received_at"]
-        elif kind == b"L":
+        elif kind == LIFECYCLE_COMMAND:
             at = data["at"]
         else:
             return None

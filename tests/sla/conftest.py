@@ -20,8 +20,11 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.admin import ensure_topics
 from schemas.envelope import Envelope
+from schemas.routed import RoutedContactEvent
 from schemas.settings import KafkaSettings
 from schemas.topics import ALERTS, DEADLETTER, ESCALATIONS, SLA, TopicSpec
+from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
+from streams.tables import key_partition
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT_POLICY = Path(__file__).with_name("short-clocks.yaml")
@@ -145,7 +148,11 @@ class Feeder:
         self.producer = Producer(kafka.confluent(**{"acks": "all", "enable.idempotence": True}))
 
     def send(self, spec: TopicSpec, key: str, event: Envelope) -> None:
-        self.producer.produce(self.kafka.topic(spec), key=key.encode(), value=event.encode())
+        self.produce(self.kafka.topic(spec), key, event.encode())
+
+    def produce(self, topic: str, key: str, value: bytes, partition: int | None = None) -> None:
+        self.producer.produce(topic, key=key.encode(), value=value,
+                              **({} if partition is None else {"partition": partition}))
         assert self.producer.flush(10) == 0
 
 
@@ -157,6 +164,13 @@ class Live:
         self.feeder = Feeder(kafka)
         self.out = Collector(kafka, [SLA, ESCALATIONS, ALERTS, DEADLETTER])
         self.worker = Worker(kafka, tmp)
+
+    def route(self, event: RoutedContactEvent) -> None:
+        """What the routing agent sends the clocks for a routed contact: its SLA command, on its case's
+        partition (murmur2, as the worker's producer places it; librdkafka's default hash differs)."""
+        case_id = event.data.case_id
+        self.feeder.produce(commands_topic(self.worker.app_id), case_id, ROUTED_COMMAND + event.encode(),
+                            key_partition(case_id.encode(), PARTITIONS))
 
     def close(self) -> None:
         self.worker.stop()

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from schemas.routed import DedupVerdict
-from schemas.topics import LIFECYCLE, ROUTED
+from schemas.topics import LIFECYCLE
+from streams.sla.clock import ROUTED_COMMAND, commands_topic
 
 from .builders import lifecycle, routed
 from .conftest import Live, wait_for
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.kafka
 def new_case(live: Live, channel: str = "chat", queue: str = "general", **kw: object) -> tuple[str, float]:
     case_id = f"case-{uuid.uuid4().hex[:8]}"
     start = time.time()
-    live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel=channel, queue=queue, **kw))
+    live.route(routed(case_id, start, channel=channel, queue=queue, **kw))
     return case_id, start
 
 
@@ -102,7 +103,7 @@ def test_waiting_on_customer_pauses_until_the_customer_comes_back(live: Live) ->
     assert statuses(live, case_id)[-1] == "paused" and "breached" not in statuses(live, case_id)
     [paused] = [d for d, _ in sla_of(live, case_id) if d.status.value == "paused"]
     resume_at = time.time()
-    live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, resume_at, verdict=DedupVerdict.FOLLOW_UP))
+    live.route(routed(case_id, resume_at, verdict=DedupVerdict.FOLLOW_UP))
     wait_for(lambda: "breached" in statuses(live, case_id), 30, "the breach after resuming")
     after = [d for d, _ in sla_of(live, case_id)][statuses(live, case_id).index("resumed"):]
     assert [d.status.value for d in after][0] == "resumed" and after[-1].status.value == "breached"
@@ -133,9 +134,13 @@ def test_breach_spike_fires_one_alert_then_resolves(live: Live) -> None:
 
 
 def test_unreadable_input_is_dead_lettered_with_its_cause(live: Live) -> None:
-    live.feeder.producer.produce(live.kafka.topic(ROUTED), key=b"cust-x", value=b'{"not": "a routed event"}')
-    live.feeder.producer.flush(10)
-    [(letter, _)] = wait_for(lambda: live.out.select(
-        "deadletter.v1", lambda e: e.data.stage == "agent:sla_rekey_routed"), 30, "the dead letter")
-    assert letter.data.error_type == "ValidationError" and "data" in letter.data.cause
-    assert letter.data.payload == '{"not": "a routed event"}'
+    live.feeder.produce(commands_topic(live.worker.app_id), "case-x", ROUTED_COMMAND + b'{"not": "a routed event"}')
+    live.feeder.produce(live.kafka.topic(LIFECYCLE), "case-y", b'{"not": "a lifecycle event"}')
+    [(routed_letter, _)] = wait_for(lambda: live.out.select(
+        "deadletter.v1", lambda e: e.data.stage == "agent:sla_clocks"), 30, "the routed command's dead letter")
+    assert routed_letter.data.error_type == "ValidationError" and "data" in routed_letter.data.cause
+    assert routed_letter.data.payload == 'R{"not": "a routed event"}'
+    [(lifecycle_letter, _)] = wait_for(lambda: live.out.select(
+        "deadletter.v1", lambda e: e.data.stage == "agent:sla_rekey_lifecycle"), 30, "the lifecycle's dead letter")
+    assert lifecycle_letter.data.error_type == "ValidationError"
+    assert lifecycle_letter.data.payload == '{"not": "a lifecycle event"}'

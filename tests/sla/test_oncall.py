@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from schemas.topics import ROUTED
-
 from .builders import routed
 from .conftest import REPO, Live, free_port, wait_for
 
@@ -166,7 +164,7 @@ def test_breach_spike_pages_oncall_through_prometheus_and_alertmanager(live: Liv
     def open_cases(n: int) -> None:
         for _ in range(n):
             case_id = f"case-{uuid.uuid4().hex[:8]}"
-            live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, time.time(), channel="chat", queue=queue))
+            live.route(routed(case_id, time.time(), channel="chat", queue=queue))
 
     # one breach first, so Prometheus has seen the series before it jumps (increase() needs two samples)
     open_cases(1)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ROUTED
 
 from .builders import routed
 from .conftest import Live, Worker, wait_for
@@ -36,7 +35,7 @@ def test_clocks_move_with_their_partitions(two: tuple[Live, Worker]) -> None:
     start = time.time()
     cases = [f"form-{uuid.uuid4().hex[:6]}" for _ in range(12)]  # 25 s clocks: still open after the rebalance
     for case_id in cases:
-        live.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel="webform", queue="moving"))
+        live.route(routed(case_id, start, channel="webform", queue="moving"))
     wait_for(lambda: len(live.out.select("sla.v1", lambda e: e.data.status == "started"
                                          and e.data.clock == "first_response")) == 12, 30, "the clocks to start")
     second.start()  # joins the group: partitions (and their clocks) move to it

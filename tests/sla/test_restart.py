@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import KafkaSettings
-from schemas.topics import ROUTED
 
 from .builders import routed
 from .conftest import Live, wait_for
@@ -33,9 +32,9 @@ def test_sigkill_and_restart_fires_each_due_breach_once(env: Live) -> None:
     chat = [f"chat-{uuid.uuid4().hex[:6]}" for _ in range(3)]     # 2 s: breach before the kill
     forms = [f"form-{uuid.uuid4().hex[:6]}" for _ in range(4)]    # 4 s: due while the worker is down
     for case_id in chat:
-        env.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel="chat"))
+        env.route(routed(case_id, start, channel="chat"))
     for case_id in forms:
-        env.feeder.send(ROUTED, f"cust-{case_id}", routed(case_id, start, channel="webform"))
+        env.route(routed(case_id, start, channel="webform"))
 
     def first_response(status: str) -> list:
         return [e for e, _ in env.out.select("sla.v1", lambda e: e.data.clock == "first_response"
@@ -53,7 +52,7 @@ def test_sigkill_and_restart_fires_each_due_breach_once(env: Live) -> None:
     wait_for(lambda: len(first_response("breached")) >= 7, 60, "the breaches that fell due during the outage")
     # a sentinel clock started after the restart: once it breaches, any replayed breach would be visible too
     sentinel = f"sentinel-{uuid.uuid4().hex[:6]}"
-    env.feeder.send(ROUTED, f"cust-{sentinel}", routed(sentinel, time.time(), channel="chat"))
+    env.route(routed(sentinel, time.time(), channel="chat"))
     wait_for(lambda: any(e.data.case_id == sentinel for e in first_response("breached")), 30, "the sentinel")
 
     breaches = Counter(e.data.case_id for e in first_response("breached"))

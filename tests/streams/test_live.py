@@ -6,12 +6,16 @@ import random
 import uuid
 from datetime import timedelta
 
+import orjson
 import pytest
 
+from intake import kafka_range
 from schemas.contact import Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
-from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, UPSELL
-from streams.packing import PACKED, frame
+from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, SLA, UPSELL
+from streams.packing import PACKED, frame, unpack
+from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
+from streams.tables import key_partition
 
 from .builders import T0, contact
 from .conftest import LiveWorker, Outputs
@@ -163,3 +167,25 @@ def test_poison_on_the_packed_internal_topics_is_dead_lettered_and_the_stream_go
     stages = sorted(x["data"]["stage"] for x in out.events[DEADLETTER.name][dead_before:])
     assert stages == ["agent:route_cases", "agent:route_cases", "agent:sla_clocks", "agent:sla_clocks"]
     assert worker.alive()
+
+
+def test_each_routed_contact_is_the_sla_command_for_its_case(live: tuple[LiveWorker, Outputs]) -> None:
+    """The routing agent writes the clocks' command itself (the worker does not read ROUTED back):
+    the routed event's own bytes behind the kind byte, on the case's partition of the command topic."""
+    worker, out = live
+    app_id = worker.env["INTAKE_STREAMS_APP_ID"]
+    sent = contact("chat", f"clock-{uuid.uuid4().hex[:6]}", "Where is my parcel?",
+                   email=f"clock-{uuid.uuid4().hex[:6]}@example.com", at=T0 + timedelta(days=31))
+    out.send(sent)
+    case_id = out.routed_once(sent, WAIT, worker)["case_id"]
+    [published] = [r.value for r in kafka_range.read(out.kafka, out.kafka.topic(ROUTED))
+                   if orjson.loads(r.value)["data"]["contact_id"] == sent.id]
+    commands = [(r.partition, message) for r in kafka_range.read(out.kafka, commands_topic(app_id))
+                for message in unpack(r.value) if message == ROUTED_COMMAND + published]
+    assert commands == [(key_partition(case_id.encode(), PARTITIONS), ROUTED_COMMAND + published)]
+
+    def started() -> list[str]:  # the clock agent applied it: the case's clocks run
+        events = [orjson.loads(r.value)["data"] for r in kafka_range.read(out.kafka, out.kafka.topic(SLA))]
+        return [e["clock"] for e in events if e["case_id"] == case_id and e["status"] == "started"]
+
+    assert "first_response" in out.wait(started, WAIT, "the case's clocks to start", worker)
