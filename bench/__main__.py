@@ -8,6 +8,9 @@ Every benchmark's figures also say how fast the box was: ``box_reference_us`` (o
 contact's pydantic decode + encode, best of 5 rounds, just before the run) and
 ``box_cpu_steal_pct`` (the hypervisor's share of all CPU time during the run). The same code
 measured 40% apart in one day on this 2-core VM; compare runs only at similar values.
+
+The topics a benchmark created are deleted when it is done (``BENCH_KEEP_TOPICS=1`` keeps them
+for a look afterwards), so the next benchmark meets the broker as the first one did.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._support import cpu_ticks, reference_us
+from ._support import cpu_ticks, drop_fresh_topics, reference_us
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,6 +51,11 @@ def main(names: list[str]) -> int:
         figures["box_cpu_steal_pct"] = round(100 * (after.steal - before.steal) / max(after.total - before.total, 1), 1)
         figures["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results[name] = figures
+        if os.environ.get("BENCH_KEEP_TOPICS") != "1":
+            try:
+                print(f"dropped the {drop_fresh_topics()} topics of {name}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - a broker gone with a failed benchmark: nothing to keep clean
+                print(f"could not drop the topics of {name}: {exc}", flush=True)
     results.pop("started", None)
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
