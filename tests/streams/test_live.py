@@ -183,9 +183,30 @@ def test_each_routed_contact_is_the_sla_command_for_its_case(live: tuple[LiveWor
     commands = [(r.partition, message) for r in kafka_range.read(out.kafka, commands_topic(app_id))
                 for message in unpack(r.value) if message == ROUTED_COMMAND + published]
     assert commands == [(key_partition(case_id.encode(), PARTITIONS), ROUTED_COMMAND + published)]
+    # the clock agent applied it: the case's clocks run
+    assert ("first_response", "started") in out.wait(lambda: _sla_of(out, case_id), WAIT, "the clocks to start", worker)
 
-    def started() -> list[str]:  # the clock agent applied it: the case's clocks run
-        events = [orjson.loads(r.value)["data"] for r in kafka_range.read(out.kafka, out.kafka.topic(SLA))]
-        return [e["clock"] for e in events if e["case_id"] == case_id and e["status"] == "started"]
 
-    assert "first_response" in out.wait(started, WAIT, "the case's clocks to start", worker)
+def _sla_of(out: Outputs, case_id: str) -> list[tuple[str, str]]:
+    """(clock, status) of the case's SLA events so far, in the order of its partition."""
+    events = [orjson.loads(r.value)["data"] for r in kafka_range.read(out.kafka, out.kafka.topic(SLA))]
+    return [(e["clock"], e["status"]) for e in events if e["case_id"] == case_id]
+
+
+def test_a_desk_answering_as_soon_as_it_sees_the_contact_stops_its_clock(live: tuple[LiveWorker, Outputs]) -> None:
+    """The first response is sent the moment the contact shows on ROUTED: it must reach the clocks after
+    the contact that opened the case (an unknown case's lifecycle is dropped), so the clock is met."""
+    worker, out = live
+    at = T0 + timedelta(days=32)
+    sent = contact("chat", f"desk-{uuid.uuid4().hex[:6]}", "Hello, my order has not arrived",
+                   email=f"desk-{uuid.uuid4().hex[:6]}@example.com", at=at)
+    out.send(sent)
+    case_id = out.routed_once(sent, WAIT, worker)["case_id"]
+    out.send_lifecycle(LifecycleEvent(source="/tests", data=Lifecycle(
+        case_id=case_id, action=LifecycleAction.FIRST_RESPONSE, at=at + timedelta(seconds=20), agent="li.na")))
+
+    def answered() -> list[str] | None:
+        statuses = [status for clock, status in _sla_of(out, case_id) if clock == "first_response"]
+        return statuses if len(statuses) > 1 else None
+
+    assert out.wait(answered, WAIT, "the clock to stop", worker) == ["started", "met"]
