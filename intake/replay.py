@@ -44,7 +44,7 @@ from schemas.settings import KafkaSettings
 from schemas.topics import CONTACTS, DEADLETTER, LIFECYCLE
 from streams.packing import unpack
 from streams.settings import StreamSettings
-from streams.sla.clock import PARTITIONS, commands_topic, watermark
+from streams.sla.clock import LIFECYCLE_COMMAND, PARTITIONS, ROUTED_COMMAND, commands_topic, watermark
 
 from . import kafka_range
 from .kafka_range import Record
@@ -196,10 +196,10 @@ class Observer(threading.Thread):
 
     def _take(self, command: bool, value: bytes) -> None:
         with self.lock:
-            if command and value[:1] == b"R":
+            if command and value[:1] == ROUTED_COMMAND:
                 cid = orjson.loads(value[1:])["data"]["contact_id"]
                 self.seen.contacts.add(cid)
-            elif command and value[:1] == b"L":
+            elif command and value[:1] == LIFECYCLE_COMMAND:
                 self.seen.lifecycle += 1
             elif not command:
                 letter = orjson.loads(value)["data"]
