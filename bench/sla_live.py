@@ -2,8 +2,9 @@
 
 bench/sla_clocks.py times the engine in-process; this one runs the real ``intake worker`` on
 the real broker: N routed contacts (new cases) go onto the worker's SLA command topic (as its
-routing agent writes them), the worker opens one first-response clock each (target ``TARGET`` s, warnings at 75% and 90%, breach escalates
-the case: two SLA events and one escalation per clock over its life) and its timer fires them.
+routing agent writes them), the worker opens one first-response clock each (target ``TARGET``
+s, warnings at 75% and 90%, breach escalates the case: two SLA events and one escalation per
+clock over its life) and its timer fires them.
 A consumer in this process reads the SLA topic and, for every breach with a deadline in the
 measured window, takes two lags:
 
@@ -42,8 +43,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.routed import RoutedContactEvent
 from schemas.topics import SLA
-from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
-from streams.tables import key_partition
+from streams.sla.clock import ROUTED_COMMAND, case_partition, commands_topic
 
 from ._support import free_port, fresh_kafka, percentile, process_cpu_seconds, rss_mib, sla_applied, wait_group
 from .agents import start_worker
@@ -69,11 +69,11 @@ rules: [{{name: all, targets: {{first_response: {TARGET:g}}}}}]
 """
 
 
-def _command(i: int, received: float) -> tuple[bytes, bytes]:
-    """A new case's routed contact as the routing agent hands it to the clocks: keyed by case id."""
+def _command(i: int, received: float) -> tuple[str, bytes]:
+    """A new case's routed contact as the routing agent hands it to the clocks: (case id, command)."""
     data = new_case(i, received)
     event = RoutedContactEvent(source="/bench", subject=data.case_id, data=data)
-    return data.case_id.encode(), ROUTED_COMMAND + event.encode()
+    return data.case_id, ROUTED_COMMAND + event.encode()
 
 
 def _subscriber(kafka, topic: str) -> Consumer:  # noqa: ANN001
@@ -88,8 +88,8 @@ def _produce(kafka, app_id: str, t0: float, spread: float) -> None:  # noqa: ANN
     producer = Producer(kafka.confluent(**{"linger.ms": 20, "compression.type": "lz4"}))
     topic = commands_topic(app_id)
     for i in range(CLOCKS):
-        key, value = _command(i, t0 - TARGET + spread * i / CLOCKS)
-        producer.produce(topic, key=key, value=value, partition=key_partition(key, PARTITIONS))
+        case_id, value = _command(i, t0 - TARGET + spread * i / CLOCKS)
+        producer.produce(topic, key=case_id.encode(), value=value, partition=case_partition(case_id))
         producer.poll(0)
     producer.flush()
 

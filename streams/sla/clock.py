@@ -38,6 +38,12 @@ def commands_topic(app_id: str) -> str:
     return f"{app_id}-sla-commands"
 
 
+def case_partition(case_id: str) -> int:
+    """The command partition (and ``sla-cases`` table partition) of a case: murmur2, as the worker's
+    producer places it (librdkafka's default hash differs, so other producers pass it explicitly)."""
+    return key_partition(case_id.encode(), PARTITIONS)
+
+
 def watermark(at: float, partition: int) -> bytes:
     """A command that only moves ``partition``'s event time to ``at`` (epoch seconds)."""
     return WATERMARK + orjson.dumps({"at": at, "partition": partition})
@@ -57,7 +63,7 @@ def command_time(raw: bytes) -> tuple[int, float] | None:
             at = data["at"]
         else:
             return None
-        return key_partition(str(data["case_id"]).encode(), PARTITIONS), datetime.fromisoformat(at).timestamp()
+        return case_partition(str(data["case_id"])), datetime.fromisoformat(at).timestamp()
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None  # the agent dead-letters an undecodable command itself
 

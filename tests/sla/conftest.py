@@ -23,8 +23,7 @@ from schemas.envelope import Envelope
 from schemas.routed import RoutedContactEvent
 from schemas.settings import KafkaSettings
 from schemas.topics import ALERTS, DEADLETTER, ESCALATIONS, SLA, TopicSpec
-from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
-from streams.tables import key_partition
+from streams.sla.clock import ROUTED_COMMAND, case_partition, commands_topic
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT_POLICY = Path(__file__).with_name("short-clocks.yaml")
@@ -166,11 +165,10 @@ class Live:
         self.worker = Worker(kafka, tmp)
 
     def route(self, event: RoutedContactEvent) -> None:
-        """What the routing agent sends the clocks for a routed contact: its SLA command, on its case's
-        partition (murmur2, as the worker's producer places it; librdkafka's default hash differs)."""
+        """What the routing agent sends the clocks for a routed contact: its SLA command, on its case's partition."""
         case_id = event.data.case_id
         self.feeder.produce(commands_topic(self.worker.app_id), case_id, ROUTED_COMMAND + event.encode(),
-                            key_partition(case_id.encode(), PARTITIONS))
+                            case_partition(case_id))
 
     def close(self) -> None:
         self.worker.stop()
