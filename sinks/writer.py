@@ -21,7 +21,7 @@ from operator import itemgetter
 from clickhouse_connect.driver.client import Client
 
 from . import metrics
-from .clickhouse import quote_ident
+from .clickhouse import quote_ident, string_array
 from .rows import Row
 
 
@@ -133,9 +133,8 @@ class Writer:
         if not asked:
             return rows
         self.fault.before_insert()
-        stored = {r[0] for r in self.client.query(
-            f"SELECT DISTINCT sink_batch FROM {quote_ident(table)} WHERE sink_batch IN {{b:Array(String)}}",
-            parameters={"b": asked}).result_rows}
+        stored = {r[0] for r in self._where_in(f"SELECT DISTINCT sink_batch FROM {quote_ident(table)} "
+                                                "WHERE sink_batch IN", asked)}
         return [row for row in rows if row["sink_batch"] not in stored] if stored else rows
 
     def _first_sightings(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
@@ -147,9 +146,8 @@ class Writer:
         ids = list({row["event_id"] for table in ("contacts", "contact_text") for row in rows.get(table, [])})
         self.fault.before_insert()
         stored: dict[str, set[str]] = {}
-        for event_id, batch in self.client.query(
-                "SELECT DISTINCT event_id, sink_batch FROM contacts WHERE event_id IN {ids:Array(String)}",
-                parameters={"ids": ids}).result_rows:
+        for event_id, batch in self._where_in("SELECT DISTINCT event_id, sink_batch FROM contacts WHERE event_id IN",
+                                              ids):
             stored.setdefault(event_id, set()).add(batch)
         keep: dict[str, list[Row]] = {}
         for table in ("contacts", "contact_text"):
@@ -165,3 +163,8 @@ class Writer:
             keep[table] = kept
         metrics.DUPLICATES.inc(len(rows.get("contacts", [])) - len(keep["contacts"]))
         return {**rows, **keep}
+
+    def _where_in(self, query: str, values: list[str]) -> list[tuple[object, ...]]:
+        """``query`` (ending in ``IN``) against ``values``, as a literal: see :func:`string_array`."""
+        literal, settings = string_array(values)
+        return self.client.query(f"{query} {literal}", settings=settings).result_rows
