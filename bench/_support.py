@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,8 +51,9 @@ def drop_fresh_topics() -> int:
     prefixes = tuple(s.topic_prefix for s in _FRESH)
     admin = AdminClient(_FRESH[0].confluent())
     names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefixes)]
-    for future in admin.delete_topics(names, operation_timeout=60).values() if names else ():
-        future.result()
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=60).values():
+            future.result()
     _FRESH.clear()
     return len(names)
 

@@ -32,7 +32,7 @@ from ..delivery import Outbox, batches
 from ..metrics import Tally
 from ..tables import key_partition
 from . import metrics
-from .clock import LIFECYCLE_COMMAND, PARTITIONS, ROUTED_COMMAND, WATERMARK, StreamClock
+from .clock import LIFECYCLE_COMMAND, PARTITIONS, ROUTED_COMMAND, WATERMARK, StreamClock, case_partition
 from .commands import commands
 from .engine import ClockEngine, Emit, Result
 from .index import POP_LIMIT, DueIndex
@@ -220,7 +220,7 @@ async def _fire_locked(now: float, partition: int | None = None, limit: int = PO
         state = _load(changed, before, case_id)
         if state is None:
             continue  # stale entry: case moved to another worker
-        if partition is not None and key_partition(case_id.encode(), PARTITIONS) != partition:
+        if partition is not None and case_partition(case_id) != partition:
             for c in state.clocks.values():  # that partition's time has not got here yet: keep its entries
                 if c.status == "running" and c.due is not None:
                     index.push(c.due, case_id)
