@@ -6,7 +6,6 @@ same way: a 4xx with a JSON ``{"error": ..., "detail": ...}`` body, and nothing 
 """
 from __future__ import annotations
 
-import gc
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
@@ -17,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from schemas.runtime import tune_gc
 from schemas.settings import KafkaSettings
 
 from . import chat, phone, sms, webform
@@ -217,8 +217,5 @@ def server(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None =
 def serve(gateway: GatewaySettings | None = None, kafka: KafkaSettings | None = None) -> None:
     """Run the gateway as this process's only job (``intake gateway``)."""
     gateway_server = server(gateway, kafka)
-    # what is alive now (modules, pydantic schemas, phone number metadata) lives as long as the
-    # process: keep it out of the cyclic GC, so the occasional full pass stays short under load
-    gc.collect()
-    gc.freeze()
+    tune_gc()
     gateway_server.run()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
-import gc
 import os
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import IO
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.admin import create_topics
+from schemas.runtime import tune_gc
 
 from .app import app, kafka, settings
 
@@ -61,27 +61,6 @@ def claim_datadir(datadir: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
-
-
-#: Young-generation threshold of the worker's cyclic GC (CPython's default is 700 allocations).
-GC_YOUNG_THRESHOLD = 100_000
-
-
-def tune_gc() -> None:
-    """Collect young objects far less often, and never re-scan what start-up loaded.
-
-    Agents work a batch at a time (up to ``batch_size`` events), so the objects of a batch
-    live until it is flushed: every collection at CPython's default threshold finds them
-    alive, promotes them and scans them again later. That cost the worker ~10% of its CPU
-    (perf: ``gc_collect_main``, ``visit_decref``, ``visit_reachable``); with the threshold
-    above most of a batch is freed by reference counting before any collection sees it
-    (bench/agents: 560-621 vs 606-699 µs of worker CPU per contact, alternating runs).
-    ``gc.freeze()`` moves the modules, rules and schemas loaded at start-up out of the
-    collector's sight for good. Cyclic garbage is still collected, just less often.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
 
 
 #: glibc's ``M_MMAP_THRESHOLD`` (its initial default): blocks this large are mmap'ed, and unmapped on free.
