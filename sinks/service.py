@@ -17,7 +17,6 @@ import uvicorn
 
 from schemas import KafkaSettings
 from schemas.admin import ensure_topics
-from schemas.runtime import tune_gc
 
 from .clickhouse import connect
 from .consumer import SinkLoop
@@ -68,7 +67,6 @@ def serve(sink: SinkSettings | None = None, kafka: KafkaSettings | None = None) 
             failure.append(exc)
             server.should_exit = True
 
-    tune_gc()
     thread = threading.Thread(target=run_loop, name="sink-loop", daemon=True)
     thread.start()
     log.info("wallboard on http://%s:%s/", sink.wallboard_host, sink.wallboard_port)

@@ -1,4 +1,4 @@
-"""Every service's GC settings (``schemas.runtime.tune_gc``): a batch held until it is flushed
+"""The gateway's and worker's GC settings (``schemas.runtime.tune_gc``): a batch held until it is flushed
 is not scanned by young collections, and what start-up loaded is frozen.
 
 Each case runs in a fresh interpreter: GC thresholds and the frozen generation are per
@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 
-# One batch as the sink holds it: 4,000 rows of 20 values (84,000 containers the GC tracks),
+# One batch as an agent holds it: 4,000 events of 20 values (84,000 containers the GC tracks),
 # alive until the flush. Counts the collections of each generation while it is built.
 BATCH = """
 import gc, json, sys
