@@ -63,17 +63,17 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
         page.wait_for_function(f"document.getElementById('kpi-received')?.textContent === '{received:,}'", timeout=20_000)
         # the "15m" windows move a minute at a time: a minute turning between the audit and the
         # board's last refresh changes both, so they must agree once both are from the same minute
-        seen = {}
+        seen: dict[str, dict] = {}
 
         def board_agrees() -> bool:
-            seen["board"], seen["audit"] = comparable(page.evaluate("window.lastBoard")), comparable(sink.get("/api/audit"))
-            return seen["board"] == seen["audit"]
+            seen["board"], seen["audit"] = page.evaluate("window.lastBoard"), sink.get("/api/audit")
+            return comparable(seen["board"]) == comparable(seen["audit"])
 
         try:
             wait_until(board_agrees, 20, "the board's figures to equal the audit's")
         except AssertionError:
-            assert seen["board"] == seen["audit"]  # pytest shows the differing figures
-        audit = sink.get("/api/audit")
+            assert comparable(seen["board"]) == comparable(seen["audit"])  # pytest shows the differing figures
+        audit = seen["audit"]
         for channel, figures in audit["by_channel"].items():
             cell = page.locator(f'#by-channel tr[data-channel="{channel}"] td[data-kpi="received"]')
             assert cell.text_content() == f"{figures['received']:,}"
