@@ -1,4 +1,4 @@
-"""Process tuning the gateway and the stream worker apply at start-up.
+"""Process tuning the gateway, the stream worker and the sink apply at start-up.
 
 Here, next to the other shared runtime helpers (``schemas.admin``), because the services
 may not import each other and each needs the same settings.
@@ -23,17 +23,15 @@ def tune_gc() -> None:
       560-621 vs 606-699 µs of worker CPU per contact (bench/agents, alternating runs);
     - gateway (requests are short-lived, but uvicorn, pydantic and librdkafka's callbacks
       allocate plenty): 120-126 vs 134-135 µs of CPU per request, p99 13.3-14.5 vs
-      15.4-15.5 ms (bench/ingest, alternating).
-
-    Not in the sink: it ran 3-11% faster with it (bench/sink_throughput, 62.7-64.1 vs
-    65.9-66.7 µs CPU per row), but its RSS grew 504 -> 756 MiB in a 10-minute soak at
-    1,000/s (457 -> 521 and 471 -> 495 in earlier soaks without it), which points at cyclic
-    garbage that rare full collections let pile up; until that is found and measured the
-    sink keeps CPython's defaults.
+      15.4-15.5 ms (bench/ingest, alternating);
+    - sink: 68-73 vs 77-79 µs of CPU per row (bench/sink_throughput, alternating). Its RSS
+      grew 504 -> 756 MiB in a 10-minute soak with these settings until the writer stopped
+      leaving each block in a reference cycle (``sinks.writer``); since then 564 -> 595 MiB.
 
     ``gc.freeze()`` moves the modules, pydantic schemas, rules and phone metadata loaded at
     start-up out of the collector's sight for good, so the occasional full pass stays short.
-    Cyclic garbage is still collected, just less often.
+    Cyclic garbage is still collected, just less often: whatever a service allocates per
+    event must be freed by reference counting (tests/sinks/test_writer.py checks the sink's).
     """
     gc.collect()
     gc.freeze()

@@ -17,6 +17,7 @@ import uvicorn
 
 from schemas import KafkaSettings
 from schemas.admin import ensure_topics
+from schemas.runtime import tune_gc
 
 from .clickhouse import connect
 from .consumer import SinkLoop
@@ -58,6 +59,7 @@ def serve(sink: SinkSettings | None = None, kafka: KafkaSettings | None = None) 
     app = create_app(board, sink, status=loop.status, ready=lambda: loop.running and loop.backend_ok)
     server = _Server(uvicorn.Config(app, host=sink.wallboard_host, port=sink.wallboard_port, log_level="warning"))
     stop, failure = threading.Event(), []
+    tune_gc()  # after start-up: what migrations, the models and the wallboard loaded is frozen for good
 
     def run_loop() -> None:
         try:

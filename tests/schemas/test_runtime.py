@@ -1,4 +1,4 @@
-"""The gateway's and worker's GC settings (``schemas.runtime.tune_gc``): a batch held until it is flushed
+"""The services' GC settings (``schemas.runtime.tune_gc``): a batch held until it is flushed
 is not scanned by young collections, and what start-up loaded is frozen.
 
 Each case runs in a fresh interpreter: GC thresholds and the frozen generation are per
