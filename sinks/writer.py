@@ -17,6 +17,7 @@ import hashlib
 import os
 from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -83,12 +84,24 @@ class Writer:
             self._columns[table] = ([r[0] for r in result.result_rows], [r[1] for r in result.result_rows])
         return self._columns[table]
 
+    def _insert(self, table: str, data: list[list[object]], **options: Any) -> None:
+        """``client.insert`` of ``data`` (rows, or columns with ``column_oriented=True``), emptied afterwards.
+
+        clickhouse-connect's ``InsertContext`` refers to itself (a bound method in its ``__dict__``), so
+        the block it was given would outlive the insert until a full GC collection, which the services'
+        GC settings make rare (``schemas.runtime.tune_gc``): the sink's RSS grew with them.
+        """
+        names, types = self._table(table)
+        try:
+            self.client.insert(table, data, column_names=names, column_type_names=types, **options)
+        finally:
+            data.clear()
+
     def plan(self, ranges: Iterable[tuple[str, int, int, int]]) -> None:
         """Record (topic, partition, first, last) before inserting: a restart re-cuts exactly there."""
         rows = [[self.group_id, t, p, f, last] for t, p, f, last in ranges]
-        if rows:
-            names, types = self._table("sink_progress")  # group_id, topic, partition, first_offset, last_offset
-            self.client.insert("sink_progress", rows, column_names=names, column_type_names=types)
+        if rows:  # sink_progress: group_id, topic, partition, first_offset, last_offset
+            self._insert("sink_progress", rows)
 
     def planned(self, topic: str, partition: int, from_offset: int) -> list[tuple[int, int]]:
         """Planned ranges not entirely below ``from_offset``, oldest first."""
@@ -120,14 +133,8 @@ class Writer:
             if not rows:
                 continue
             self.fault.before_insert()
-            columns, types = self._table(table)
-            data = _columns(rows, columns)
-            try:
-                self.client.insert(table, data, column_names=columns, column_type_names=types,
-                                   column_oriented=True, settings={"insert_deduplication_token": token})
-            finally:  # clickhouse-connect's InsertContext refers to itself (a bound method in its __dict__), so the
-                for column in data:  # block it holds would outlive the insert until a full GC collection
-                    column.clear()
+            self._insert(table, _columns(rows, self.columns(table)), column_oriented=True,
+                         settings={"insert_deduplication_token": token})
             metrics.ROWS_WRITTEN.labels(table).inc(len(rows))
             written += len(rows)
         return written
