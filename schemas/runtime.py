@@ -26,7 +26,8 @@ def tune_gc() -> None:
       15.4-15.5 ms (bench/ingest, alternating);
     - sink: 68-73 vs 77-79 µs of CPU per row (bench/sink_throughput, alternating). Its RSS
       grew 504 -> 756 MiB in a 10-minute soak with these settings until the writer stopped
-      leaving each block in a reference cycle (``sinks.writer.Writer._insert``); since then 564 -> 595 MiB.
+      leaving each block in a reference cycle (``sinks.writer.Writer._insert``); since then
+      +31 and +54 MiB in two such soaks (+24 to +64 at CPython's defaults).
 
     ``gc.freeze()`` moves the modules, pydantic schemas, rules and phone metadata loaded at
     start-up out of the collector's sight for good, so the occasional full pass stays short.
