@@ -120,7 +120,6 @@ class Publisher:
 
     def __init__(self, kafka: KafkaSettings, publish_timeout: float = 10.0, linger_ms: float = KAFKA_LINGER_MS,
                  poll_interval: float = 0.001) -> None:
-        self._kafka = kafka
         self._timeout = publish_timeout
         self._poll_interval = poll_interval
         self._producer = Producer(kafka.confluent(**{

@@ -2,12 +2,14 @@
 
 Both sides are read from Kafka (the live topics from the start of the range, the run's
 topics whole), restricted to the contacts of the range, so the two describe the same
-inquiries: routing verdicts per contact, SLA clocks per queue, upsell leads.
+inquiries: routing verdicts per contact, SLA clocks per queue, escalations, upsell leads.
 
 SLA clocks count once each, by their worst verdict: breached (a breach event, or a stop
 after the deadline) beats met. Only clocks started in the range and verdicts reached by its
 end count, on both sides: a replay stops at ``--to``, so a live breach after it would be
-a difference of horizon, not of rules.
+a difference of horizon, not of rules. Escalations (by routing rules or SLA breaches) count
+for the range's cases; live ones only if they happened within the range, for the same reason
+(a replay's events carry the time of the run, which stops at ``--to`` by itself).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import orjson
 from schemas.envelope import stable_event_id, utcnow
 from schemas.replay import QueueComparison, ReplayReport, ReplayReportEvent, SlaFigures
 from schemas.settings import KafkaSettings
-from schemas.topics import REPLAY_REPORTS, ROUTED, SLA, UPSELL
+from schemas.topics import ESCALATIONS, REPLAY_REPORTS, ROUTED, SLA, UPSELL
 
 from . import kafka_range
 
@@ -44,14 +46,16 @@ def _events(kafka: KafkaSettings, spec: Any, from_ms: int | None) -> list[Json]:
 class Side:
     """One side's verdicts for the range's contacts."""
 
-    def __init__(self, routed: list[Json], sla: list[Json], leads: list[Json], contact_ids: set[str],
-                 range_from: datetime, range_to: datetime) -> None:
+    def __init__(self, routed: list[Json], sla: list[Json], leads: list[Json], escalations: list[Json],
+                 contact_ids: set[str], range_from: datetime, range_to: datetime, live: bool) -> None:
         self.routed = {e["data"]["contact_id"]: e["data"] for e in routed if e["data"]["contact_id"] in contact_ids}
         cases = {d["case_id"] for d in self.routed.values() if d["case_id"]}
         lo, hi = range_from.timestamp(), range_to.timestamp()
         self.sla = [e["data"] for e in sla if e["data"]["case_id"] in cases
                     and _ts(e["data"]["started_at"]) >= lo and _ts(e["data"]["at"]) <= hi]
         self.leads = {e["data"]["contact_id"]: e["data"] for e in leads if e["data"]["contact_id"] in contact_ids}
+        self.escalations = [e["data"] for e in escalations if e["data"]["case_id"] in cases
+                            and (not live or lo <= _ts(e["time"]) <= hi)]
 
     def rules_versions(self) -> str:
         return ",".join(sorted({d.get("rules_version", "") for d in self.routed.values()}))
@@ -98,8 +102,8 @@ def compare(live: KafkaSettings, run: KafkaSettings, run_id: str, range_from: da
             contact_ids: set[str], lifecycle: int, complete: bool = True) -> ReplayReport:
     """Read both sides from Kafka and build the report."""
     from_ms = int(range_from.timestamp() * 1000)
-    sides = [Side(_events(k, ROUTED, f), _events(k, SLA, f), _events(k, UPSELL, f), contact_ids, range_from, range_to)
-             for k, f in ((live, from_ms), (run, None))]
+    sides = [Side(_events(k, ROUTED, f), _events(k, SLA, f), _events(k, UPSELL, f), _events(k, ESCALATIONS, f),
+                  contact_ids, range_from, range_to, live=f is not None) for k, f in ((live, from_ms), (run, None))]
     return build(run_id, range_from, range_to, sides[0], sides[1], len(contact_ids), lifecycle, complete)
 
 
@@ -135,7 +139,7 @@ def build(run_id: str, range_from: datetime, range_to: datetime, live: Side, rep
         transitions=dict(transitions.most_common()), live=live_total, replay=replay_total,
         live_leads=len(live.leads), replay_leads=len(replay.leads),
         leads_gained=len(replay.leads.keys() - live.leads.keys()), leads_lost=len(live.leads.keys() - replay.leads.keys()),
-        queues=rows)
+        live_escalations=len(live.escalations), replay_escalations=len(replay.escalations), queues=rows)
 
 
 # ---- output -----------------------------------------------------------------------------------
@@ -167,7 +171,9 @@ def table(report: ReplayReport) -> str:
     lines.append(row("TOTAL", sum(q.live_contacts for q in r.queues), sum(q.replay_contacts for q in r.queues),
                      r.live, r.replay, r.live_leads, r.replay_leads))
     tail = ["", f"upsell leads: live {r.live_leads}, replay {r.replay_leads} "
-                f"(+{r.leads_gained} gained, -{r.leads_lost} lost)"]
+                f"(+{r.leads_gained} gained, -{r.leads_lost} lost)",
+            f"escalations: live {r.live_escalations}, replay {r.replay_escalations}"
+            f"{_delta(r.replay_escalations - r.live_escalations)}"]
     if r.transitions:
         tail.append("changes: " + ", ".join(f"{k} x{v}" for k, v in list(r.transitions.items())[:12]))
     return "\n".join(head + lines + tail)

@@ -58,8 +58,8 @@ class ReplayReport(Model):
     replay_leads: int
     leads_gained: int = Field(description="contacts with a lead in the replay only")
     leads_lost: int = Field(description="contacts with a lead live only")
-    live_escalations: int = 0
-    replay_escalations: int = 0
+    live_escalations: int = Field(default=0, description="escalations of the range's cases (rules and SLA breaches)")
+    replay_escalations: int = Field(default=0, description="the same, replayed")
     queues: list[QueueComparison] = Field(default_factory=list)
 
 

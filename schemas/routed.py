@@ -23,13 +23,6 @@ class UpsellVerdict(StrEnum):
     SUPPRESSED = "suppressed"
 
 
-class Decision(Model):
-    """One verdict and why: every routing output is explainable."""
-
-    value: str
-    reason: str = ""
-
-
 class RoutedContact(Model):
     contact_id: str = Field(description="event id of the ContactEvent")
     contact: Contact

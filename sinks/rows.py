@@ -111,7 +111,8 @@ def replay_report(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
         "queue_changes": d.queue_changes, "category_changes": d.category_changes,
         "priority_changes": d.priority_changes, "dedup_changes": d.dedup_changes, "transitions": dict(d.transitions),
         **sla("live", d.live), **sla("replay", d.replay), "live_leads": d.live_leads, "replay_leads": d.replay_leads,
-        "leads_gained": d.leads_gained, "leads_lost": d.leads_lost}
+        "leads_gained": d.leads_gained, "leads_lost": d.leads_lost, "live_escalations": d.live_escalations,
+        "replay_escalations": d.replay_escalations}
     for q in d.queues:
         yield "replay_queues", {"run_id": d.run_id, "queue": q.queue, "generated_at": d.generated_at,
                                 "live_contacts": q.live_contacts, "replay_contacts": q.replay_contacts,

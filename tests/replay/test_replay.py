@@ -169,6 +169,7 @@ def test_same_rules_and_policy_reproduce_the_live_results_exactly(recorded: Reco
     assert report.live == report.replay and report.live.breached == recorded.unanswered
     assert report.live.met == recorded.answered and report.live.attainment == 50.0
     assert report.live_leads == report.replay_leads >= 1 and report.leads_gained == report.leads_lost == 0
+    assert report.live_escalations == report.replay_escalations >= recorded.unanswered  # each breach escalates
     assert report.replay_sla_policy == report.live_sla_policy == "live-10s"
     publish(report, recorded.live)
     [stored] = [r for r in kafka_range.read(recorded.live, recorded.live.topic(REPLAY_REPORTS))]
@@ -185,6 +186,7 @@ def test_a_stricter_sla_policy_breaches_the_cases_answered_in_time(recorded: Rec
     assert report.queue_changes == report.category_changes == 0  # same rules: routing unchanged
     assert report.replay.breached == report.live.breached + recorded.answered == len(BODIES)
     assert report.replay.met == 0 and report.replay.attainment == 0.0
+    assert report.replay_escalations == report.live_escalations + recorded.answered  # the new breaches escalate too
     for q in report.queues:  # per queue: every clock answered after 1 s became a breach
         assert q.replay.breached == q.live.breached + q.live.met
     # every stored verdict names the policy version that produced it

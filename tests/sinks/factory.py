@@ -15,6 +15,7 @@ from schemas import (Alert, AlertEvent, AlertStatus, CallDetails, Channel, Conta
                      LifecycleEvent, RoutedContact, RoutedContactEvent, Sla, SlaClock, SlaEvent, SlaStatus, UpsellKind,
                      UpsellLead, UpsellLeadEvent, stable_event_id)
 from schemas.envelope import Envelope
+from schemas.replay import QueueComparison, ReplayReport, ReplayReportEvent, SlaFigures
 
 QUEUES = ("general", "after_sales", "complaints", "logistics")
 CHANNELS = tuple(Channel)
@@ -127,3 +128,19 @@ def lifecycle(case_id: str, action: LifecycleAction, at: datetime, queue: str | 
 def sla_event(status: SlaStatus, at: datetime, *, fraction: float | None = None, **common: object) -> SlaEvent:
     return SlaEvent(source="/tests/sla", time=at, id=stable_event_id("sla", str(common["case_id"]), str(status), at.isoformat()),
                     data=Sla(clock=SlaClock.FIRST_RESPONSE, status=status, at=at, fraction=fraction, **common))
+
+
+def replay_report(run_id: str, generated: datetime, replay_breached: int) -> ReplayReportEvent:
+    """A what-if run over 8 contacts: 4 breached live, ``replay_breached`` replayed (and escalated as many)."""
+    live = SlaFigures(clocks=8, met=4, breached=4, warnings=8, attainment=50.0)
+    strict = SlaFigures(clocks=8, met=8 - replay_breached, breached=replay_breached, warnings=16,
+                        attainment=round(100.0 * (8 - replay_breached) / 8, 2))
+    data = ReplayReport(
+        run_id=run_id, range_from=generated - timedelta(hours=1), range_to=generated, generated_at=generated, complete=True,
+        contacts=8, lifecycle=4, live_rules_version="r1#abc", replay_rules_version="r1#abc", live_sla_policy="presets",
+        replay_sla_policy="strict", compared=8, queue_changes=1, category_changes=0, priority_changes=0,
+        dedup_changes=0, transitions={"queue:general->logistics": 1}, live=live, replay=strict, live_leads=2,
+        replay_leads=2, leads_gained=0, leads_lost=0, live_escalations=4, replay_escalations=replay_breached,
+        queues=[QueueComparison(queue="general", live=live, replay=strict, live_contacts=8, replay_contacts=7,
+                                live_leads=2, replay_leads=2)])
+    return ReplayReportEvent(source="/tests", subject=run_id, data=data)

@@ -12,7 +12,7 @@ import pytest
 from schemas import Channel, KafkaSettings, RoutedContactEvent
 
 from .conftest import ARTIFACTS
-from .factory import generate, routed_contact
+from .factory import generate, replay_report, routed_contact
 from .helpers import SinkProcess, produce, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,10 +43,12 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
     from playwright.sync_api import sync_playwright
 
     data = generate(cases=50, seed=11)
+    data.events.append(replay_report("what-if", datetime.now(timezone.utc), replay_breached=7))
     produce(kafka_settings, data.events)
     routed = len({e.data.contact_id for e in data.events if isinstance(e, RoutedContactEvent)})  # upstream duplicates: once
     wait_until(lambda: sink.get("/api/status")["rows"]["contacts"] == routed, 90, "contacts stored")
     wait_until(lambda: sum(sink.get("/api/status")["sink"]["committed"].values()) == len(data.events), 90, "all committed")
+    assert [r["run_id"] for r in httpx.get(f"{sink.url}/api/replays").json()] == ["what-if"]
 
     # the API's access rules
     assert httpx.get(f"{sink.url}/api/audit").status_code == 401
@@ -81,6 +83,9 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
         assert page.locator("#kpi-upsell_leads").text_content() == f"{audit['total']['upsell_leads']:,}"
         breach_tile = page.locator('.tile[data-kpi="sla_breaches"]')
         assert ("bad" in breach_tile.get_attribute("class")) == (audit["total"]["sla_breaches_15m"] > 0)
+        run = page.locator('#replay-runs tr[data-run="what-if"] td')  # the what-if run: breached, escalations
+        assert (run.nth(4).text_content(), run.nth(8).text_content()) == ("4 / 7", "4 / 7")
+        assert "bad" in run.nth(8).get_attribute("class")  # more escalations replayed than live
 
         # a new contact lands and the page follows without a reload
         produce(kafka_settings, [routed_contact(channel=Channel.WEBFORM, message_id=f"live-{uuid.uuid4().hex}",
