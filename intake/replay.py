@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from confluent_kafka import Producer, TopicPartition
@@ -308,57 +309,105 @@ class Outcome:
     seconds: float
 
 
-def _feed(plan: Plan, producer: Producer, observer: Observer, worker: ReplayWorker, progress: Progress,
-          todo: list[Record], written: set[str], rate: float, barrier_timeout: float) -> None:
-    contacts_topic = plan.live.topic(CONTACTS)
+class CtrlC:
+    """Ctrl-C as a request the run honours between steps, where it can stop cleanly.
+
+    Python's own handler raises KeyboardInterrupt wherever the main thread is, C extensions
+    included: raised inside confluent-kafka's ``produce`` (while it converts the header keys)
+    it came out as a TypeError, and the run ended with a traceback instead of a clean stop.
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+
+@dataclass
+class _Run:
+    """What the feed and the waits share."""
+
+    plan: Plan
+    worker: ReplayWorker
+    observer: Observer
+    progress: Progress
+    ctrl_c: CtrlC
+
+    def step(self, stage: str) -> None:
+        """Between two steps: a Ctrl-C or a dead worker ends the run here; the progress line moves."""
+        self.ctrl_c.check()
+        self.worker.check()
+        self.progress.show(self.observer.done(), stage)
+
+
+def _feed(run: _Run, producer: Producer, todo: list[Record], written: set[str], rate: float,
+          barrier_timeout: float) -> None:
+    contacts_topic = run.plan.live.topic(CONTACTS)
     started = time.monotonic()
     for sent, record in enumerate(todo, 1):
         if record.topic != contacts_topic:  # a desk action: the contacts before it must be in first
-            _wait(lambda: observer.has(written), barrier_timeout, worker, progress, observer, "ordering")
+            _wait(run, lambda: run.observer.has(written), barrier_timeout, "ordering")
         spec = CONTACTS if record.topic == contacts_topic else LIFECYCLE
-        producer.produce(plan.run.topic(spec), key=record.key, value=record.value, partition=record.partition,
+        producer.produce(run.plan.run.topic(spec), key=record.key, value=record.value, partition=record.partition,
                          timestamp=record.timestamp_ms,
                          headers=[*(h for h in record.headers if h[0] != SOURCE_HEADER),
                                   (SOURCE_HEADER, str(record.offset).encode())])
         if spec is CONTACTS and (cid := contact_id(record.value)):
             written.add(cid)
-        progress.fed += 1
+        run.progress.fed += 1
         producer.poll(0)
         if spec is LIFECYCLE:
             producer.flush(30)
         if rate > 0:
             time.sleep(max(0.0, started + sent / rate - time.monotonic()))
-        progress.show(observer.done(), "feeding")
+        run.step("feeding")
     if producer.flush(30):
         raise RuntimeError("could not write every replayed record to Kafka")
 
 
-def _wait(condition: Callable[[], bool], timeout: float, worker: ReplayWorker, progress: Progress,
-          observer: Observer, stage: str) -> bool:
+def _wait(run: _Run, condition: Callable[[], bool], timeout: float, stage: str) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
-        worker.check()
-        progress.show(observer.done(), stage)
+        run.step(stage)
         if time.monotonic() > deadline:
-            progress.out(f"replay {progress.run_id}: gave up waiting ({stage}) after {timeout:.0f}s; going on")
+            run.progress.out(f"replay {run.progress.run_id}: gave up waiting ({stage}) after {timeout:.0f}s; going on")
             return False
         time.sleep(0.02)
     return True
 
 
-def _quiet(plan: Plan, worker: ReplayWorker, timeout: float) -> None:
+def _quiet(run: _Run, timeout: float) -> None:
     """Until the worker's group has committed everything on every topic it reads, twice in a row."""
+    plan = run.plan
     prefixes = (plan.run.topic_prefix + ".", plan.app_id + "-")
     deadline, calm = time.monotonic() + timeout, 0
     while calm < 2:
-        worker.check()
+        run.step("settling")
         committed = kafka_range.group_offsets(plan.run, plan.app_id)
         topics = {t for t, _ in committed if t.startswith(prefixes)}
         ends = kafka_range.end_offsets(plan.run, topics)
         settled = bool(committed) and all(committed.get(tp, 0) >= end for tp, end in ends.items())
         calm = calm + 1 if settled else 0
         if time.monotonic() > deadline:
-            raise TimeoutError(f"replay worker did not settle within {timeout:.0f}s (see {worker.log_path})")
+            raise TimeoutError(f"replay worker did not settle within {timeout:.0f}s (see {run.worker.log_path})")
         time.sleep(0.5)
 
 
@@ -392,25 +441,27 @@ def run_replay(plan: Plan, rate: float = 0.0, barrier_timeout: float = 60.0, set
     progress.fed = data.copied_records
     worker, observer = ReplayWorker(plan), Observer(plan)
     producer = Producer(plan.run.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 5}))
-    worker.start()
-    observer.start()
-    try:
-        _feed(plan, producer, observer, worker, progress, data.todo, written, rate, barrier_timeout)
-        _wait(lambda: observer.has(written) and observer.snapshot()[1] >= data.lifecycle, barrier_timeout, worker,
-              progress, observer, "draining")
-        _end_of_range(plan, producer)
-        progress.show(observer.done(), "settling", force=True)
-        _quiet(plan, worker, settle_timeout)
-        progress.show(observer.done(), "done", force=True)
-    except KeyboardInterrupt:
-        producer.flush(30)
-        progress.show(observer.done(), "interrupted", force=True)
-        raise ReplayInterrupted(f"replay {plan.run_id} interrupted; run it again with --run-id {plan.run_id} "
-                                "to resume") from None
-    finally:
-        observer.stopping.set()
-        worker.stop()
-        observer.join(10)
+    with CtrlC() as ctrl_c:
+        run = _Run(plan, worker, observer, progress, ctrl_c)
+        worker.start()
+        observer.start()
+        try:
+            _feed(run, producer, data.todo, written, rate, barrier_timeout)
+            _wait(run, lambda: observer.has(written) and observer.snapshot()[1] >= data.lifecycle, barrier_timeout,
+                  "draining")
+            _end_of_range(plan, producer)
+            progress.show(observer.done(), "settling", force=True)
+            _quiet(run, settle_timeout)
+            progress.show(observer.done(), "done", force=True)
+        except KeyboardInterrupt:
+            producer.flush(30)
+            progress.show(observer.done(), "interrupted", force=True)
+            raise ReplayInterrupted(f"replay {plan.run_id} interrupted; run it again with --run-id {plan.run_id} "
+                                    "to resume") from None
+        finally:
+            observer.stopping.set()
+            worker.stop()
+            observer.join(10)
     return Outcome(len(data.contact_ids), data.lifecycle, data.contact_ids, time.monotonic() - begun)
 
 
