@@ -3,7 +3,7 @@
 It reads routed contacts and publishes the lifecycle events a real service desk would
 (assigned, first response, waiting on customer, resolved, closed, survey answered), with
 randomised delays around the channel's clock, so the wallboard's handled / response-time /
-service-level / CSAT figures move and some clocks breach. Demo only: `intake up` runs it
+service-level / CSAT / NPS figures move and some clocks breach. Demo only: `intake up` runs it
 unless told not to; a deployment gets these events from its real desk.
 """
 from __future__ import annotations
@@ -26,26 +26,27 @@ FIRST_RESPONSE_MEDIAN = {"chat": 12.0, "phone": 20.0, "sms": 60.0, "social": 60.
 AGENTS = ("ana", "bo", "chen", "dara", "eli", "fang", "gus", "hui")
 
 
-def plan(routed: RoutedContactEvent, rng: random.Random, now: float) -> list[tuple[float, LifecycleAction, int | None]]:
-    """The lifecycle of one new case as (due monotonic time, action, csat)."""
+def plan(routed: RoutedContactEvent, rng: random.Random, now: float) -> list[tuple[float, LifecycleAction, dict]]:
+    """The lifecycle of one new case as (due monotonic time, action, survey answers: csat / nps)."""
     median = FIRST_RESPONSE_MEDIAN.get(routed.data.contact.channel, 60.0)
     assigned = now + rng.uniform(1, 4)
     first = assigned + rng.lognormvariate(0, 0.8) * median
-    steps = [(assigned, LifecycleAction.ASSIGNED, None), (first, LifecycleAction.FIRST_RESPONSE, None)]
+    steps = [(assigned, LifecycleAction.ASSIGNED, {}), (first, LifecycleAction.FIRST_RESPONSE, {})]
     at = first
     if rng.random() < 0.2:
         at += rng.uniform(5, 30)
-        steps.append((at, LifecycleAction.WAITING_ON_CUSTOMER, None))
+        steps.append((at, LifecycleAction.WAITING_ON_CUSTOMER, {}))
         at += rng.uniform(10, 60)
-        steps.append((at, LifecycleAction.CUSTOMER_REPLIED, None))
+        steps.append((at, LifecycleAction.CUSTOMER_REPLIED, {}))
     if rng.random() < 0.8:
         at += rng.lognormvariate(0, 0.7) * median * 2
-        steps.append((at, LifecycleAction.RESOLVED, None))
+        steps.append((at, LifecycleAction.RESOLVED, {}))
         at += rng.uniform(2, 10)
-        steps.append((at, LifecycleAction.CLOSED, None))
+        steps.append((at, LifecycleAction.CLOSED, {}))
         if rng.random() < 0.6:
             csat = max(0, min(100, int(rng.gauss(86 - 8 * routed.data.severity, 10))))
-            steps.append((at + rng.uniform(5, 20), LifecycleAction.SURVEY_ANSWERED, csat))
+            nps = max(0, min(10, round(rng.gauss(8.5 - 1.5 * routed.data.severity, 2))))
+            steps.append((at + rng.uniform(5, 20), LifecycleAction.SURVEY_ANSWERED, {"csat": csat, "nps": nps}))
     return steps
 
 
@@ -56,7 +57,7 @@ def run_desk(kafka: KafkaSettings | None = None, seed: int | None = None) -> Non
     producer = Producer(kafka.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20}))
     consumer.subscribe([kafka.topic(ROUTED)])
     lifecycle_topic = kafka.topic(LIFECYCLE)
-    due: list[tuple[float, int, str, str, LifecycleAction, int | None]] = []
+    due: list[tuple[float, int, str, str, LifecycleAction, dict]] = []
     counter = 0
     stopping = False
 
@@ -75,16 +76,16 @@ def run_desk(kafka: KafkaSettings | None = None, seed: int | None = None) -> Non
                 routed = RoutedContactEvent.decode(msg.value())
                 if routed.data.dedup != DedupVerdict.NEW_CASE:
                     continue
-                for when, action, csat in plan(routed, rng, time.monotonic()):
+                for when, action, answers in plan(routed, rng, time.monotonic()):
                     counter += 1
-                    heapq.heappush(due, (when, counter, routed.data.case_id, routed.data.queue, action, csat))
+                    heapq.heappush(due, (when, counter, routed.data.case_id, routed.data.queue, action, answers))
             now = time.monotonic()
             while due and due[0][0] <= now:
-                _, _, case_id, queue, action, csat = heapq.heappop(due)
+                _, _, case_id, queue, action, answers = heapq.heappop(due)
                 agent = AGENTS[zlib.crc32(case_id.encode()) % len(AGENTS)]
                 event = LifecycleEvent(id=stable_event_id("desk-sim", case_id, action), source="/demo/desk-simulator",
                                        subject=case_id, data=Lifecycle(case_id=case_id, action=action, queue=queue,
-                                                                       agent=agent, csat=csat,
+                                                                       agent=agent, **answers,
                                                                        at=datetime.now(timezone.utc)))
                 producer.produce(lifecycle_topic, key=case_id, value=event.encode())
             producer.poll(0)

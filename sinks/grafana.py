@@ -43,6 +43,7 @@ STATS = [  # (title, query, expression over that query's columns, unit, threshol
     ("Abandoned calls", "contacts", "if(phone_received > 0, 100 * abandoned / phone_received, NULL)", "percent", [5, 10]),
     ("Upsell leads today", "upsell", "upsell_leads", "short", None),
     ("CSAT", "cases", "if(surveys > 0, csat_sum / surveys, NULL)", "none", "csat"),
+    ("NPS", "cases", "if(nps_answers > 0, 100 * (promoters - detractors) / nps_answers, NULL)", "none", "nps"),
 ]
 
 
@@ -57,6 +58,8 @@ def _thresholds(spec: object) -> dict:
         steps = [{"color": red, "value": None}, {"color": amber, "value": 80}, {"color": green, "value": 90}]
     elif spec == "csat":
         steps = [{"color": red, "value": None}, {"color": amber, "value": 60}, {"color": green, "value": 70}]
+    elif spec == "nps":
+        steps = [{"color": red, "value": None}, {"color": green, "value": 0}]
     elif isinstance(spec, list):
         steps = [{"color": green, "value": None}, {"color": amber, "value": spec[0]}, {"color": red, "value": spec[1]}]
     else:

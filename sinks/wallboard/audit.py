@@ -76,6 +76,7 @@ def _case_figures(client: Client, contacts: list[dict], window: Window, keys, gr
     """Fold every case from its raw events, then count per group."""
     cases: dict[str, dict] = defaultdict(lambda: {"opened_at": None, "first_response_at": None, "resolved_at": None,
                                                   "closed_at": None, "survey_at": None, "csat": None,
+                                                  "nps_at": None, "nps": None,
                                                   "channel": (None, ""), "queue": (None, "")})
 
     def latest(case: dict, field: str, at, value: str, first: bool = False) -> None:
@@ -92,7 +93,7 @@ def _case_figures(client: Client, contacts: list[dict], window: Window, keys, gr
         latest(case, "queue", at, c["queue"])
     for e in _rows(client, "SELECT case_id, at, queue FROM escalations"):
         latest(cases[e["case_id"]], "queue", utc(e["at"]), e["queue"])
-    for l in _rows(client, "SELECT case_id, action, at, queue, csat FROM lifecycle"):
+    for l in _rows(client, "SELECT case_id, action, at, queue, csat, nps FROM lifecycle"):
         case, at = cases[l["case_id"]], utc(l["at"])
         if l["queue"]:
             latest(case, "queue", at, l["queue"])
@@ -103,6 +104,8 @@ def _case_figures(client: Client, contacts: list[dict], window: Window, keys, gr
                 case[field] = max(filter(None, (case[field], at)))
         if l["csat"] is not None and (case["survey_at"] is None or at > case["survey_at"]):
             case["survey_at"], case["csat"] = at, l["csat"]
+        if l["nps"] is not None and (case["nps_at"] is None or at > case["nps_at"]):
+            case["nps_at"], case["nps"] = at, l["nps"]
 
     day = window.day_start
     samples: dict = defaultdict(lambda: defaultdict(list))
@@ -125,6 +128,10 @@ def _case_figures(client: Client, contacts: list[dict], window: Window, keys, gr
             if case["survey_at"] and case["survey_at"] >= day:
                 g["surveys"] += 1
                 g["csat_sum"] += case["csat"]
+            if case["nps_at"] and case["nps_at"] >= day:
+                g["nps_answers"] += 1
+                g["promoters"] += case["nps"] >= 9
+                g["detractors"] += case["nps"] <= 6
     for key, named in samples.items():
         for name, values in named.items():
             for level in PERCENTILES:

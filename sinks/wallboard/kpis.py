@@ -15,6 +15,8 @@ the 14 before it):
 - first response / resolution p50 and p90: seconds from the case's first contact to its first
   response (resolution), for cases answered (resolved) today; ``quantileExact`` semantics.
 - CSAT: mean of each surveyed case's latest score (0-100), surveys answered today.
+- NPS: % promoters (9-10) minus % detractors (0-6) over each case's latest 0-10 answer, for
+  answers given today.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo
 BASE = ("received", "received_15m", "repeats", "complaints", "abandoned", "phone_received",
         "sla_warnings_today", "sla_warnings_15m", "sla_breaches_today", "sla_breaches_15m", "fr_met", "fr_breached",
         "upsell_leads", "handled", "responded", "in_queue", "oldest_waiting_since", "first_response_p50", "first_response_p90",
-        "resolution_p50", "resolution_p90", "csat_sum", "surveys")
+        "resolution_p50", "resolution_p90", "csat_sum", "surveys", "nps_answers", "promoters", "detractors")
 PERCENTILES = (0.5, 0.9)
 
 
@@ -66,6 +68,8 @@ def derive(base: dict[str, object], now: datetime) -> dict[str, object]:
     out["complaint_rate"] = ratio("complaints", "received")
     out["abandon_rate"] = ratio("abandoned", "phone_received")
     out["csat"] = round(float(base["csat_sum"]) / float(base["surveys"]), 1) if base["surveys"] else None
+    answers = float(base["nps_answers"])
+    out["nps"] = round(100.0 * (float(base["promoters"]) - float(base["detractors"])) / answers, 1) if answers else None
     return out
 
 

@@ -37,7 +37,10 @@ CASES = (
     "first_response_at >= {day:DateTime64(3, 'UTC')}) AS first_response, "
     f"quantilesExactIf({LEVELS})(dateDiff('millisecond', opened_at, resolved_at) / 1000.0, "
     "resolved_at >= {day:DateTime64(3, 'UTC')}) AS resolution, "
-    "sumIf(csat, survey_at >= {day:DateTime64(3, 'UTC')}) AS csat_sum, countIf(survey_at >= {day:DateTime64(3, 'UTC')}) AS surveys "
+    "sumIf(csat, survey_at >= {day:DateTime64(3, 'UTC')}) AS csat_sum, countIf(survey_at >= {day:DateTime64(3, 'UTC')}) AS surveys, "
+    "countIf(nps_at >= {day:DateTime64(3, 'UTC')}) AS nps_answers, "
+    "countIf(nps_at >= {day:DateTime64(3, 'UTC')} AND nps >= 9) AS promoters, "
+    "countIf(nps_at >= {day:DateTime64(3, 'UTC')} AND nps <= 6) AS detractors "
     "FROM cases_current WHERE opened_at IS NOT NULL AND " + FILTER + " " + GROUPS)
 
 

@@ -1,7 +1,7 @@
 """A generated, seeded data set of every event type the sink stores, relative to 'now'.
 
 Covers what the KPIs must get right: repeats, complaints, abandoned calls, auto-replies,
-cases opened yesterday, escalations moving a case's queue, surveys, SLA warnings and breaches
+cases opened yesterday, escalations moving a case's queue, surveys (CSAT and NPS), SLA warnings and breaches
 inside and outside the last 15 minutes, and upstream duplicates (the same event twice).
 """
 from __future__ import annotations
@@ -101,9 +101,15 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
             continue
         resolved = when(fr_at, now)
         ds.events.append(lifecycle(case_id, LifecycleAction.RESOLVED, resolved))
-        if rng.random() < 0.6:
-            ds.events.append(lifecycle(case_id, LifecycleAction.SURVEY_ANSWERED, when(resolved, now + timedelta(seconds=1)),
-                                       csat=rng.randrange(40, 101)))
+        if rng.random() < 0.6:  # a survey: CSAT, NPS or both; some customers answer the NPS question again later
+            surveyed = when(resolved, now + timedelta(seconds=1))
+            kind = rng.random()
+            ds.events.append(lifecycle(case_id, LifecycleAction.SURVEY_ANSWERED, surveyed,
+                                       csat=rng.randrange(40, 101) if kind < 0.8 else None,
+                                       nps=rng.randrange(0, 11) if kind > 0.3 else None))
+            if kind > 0.9:
+                ds.events.append(lifecycle(case_id, LifecycleAction.SURVEY_ANSWERED, when(surveyed, now + timedelta(seconds=2)),
+                                           nps=rng.randrange(0, 11)))
         if rng.random() < 0.3:
             ds.events.append(UpsellLeadEvent(source="/tests", time=when(opened, now), id=f"lead-{n}", data=UpsellLead(
                 case_id=case_id, contact_id=first.data.contact_id, customer_key=first.data.customer_key,
@@ -120,9 +126,9 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
 
 
 def lifecycle(case_id: str, action: LifecycleAction, at: datetime, queue: str | None = None,
-              csat: int | None = None) -> LifecycleEvent:
+              csat: int | None = None, nps: int | None = None) -> LifecycleEvent:
     return LifecycleEvent(source="/tests/desk", time=at, id=stable_event_id("lc", case_id, str(action), at.isoformat()),
-                          data=Lifecycle(case_id=case_id, action=action, at=at, queue=queue, csat=csat))
+                          data=Lifecycle(case_id=case_id, action=action, at=at, queue=queue, csat=csat, nps=nps))
 
 
 def sla_event(status: SlaStatus, at: datetime, *, fraction: float | None = None, **common: object) -> SlaEvent:

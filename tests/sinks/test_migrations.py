@@ -1,10 +1,22 @@
 """Versioned migrations: applied once, recorded, settings-driven TTL and dedup window."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
 from clickhouse_connect.driver.client import Client
 
+from schemas import LifecycleAction
+from sinks import migrations
+from sinks.clickhouse import connect
 from sinks.migrations import available, migrate
 from sinks.settings import SinkSettings
+from sinks.wallboard.kpis import utc
+
+from .factory import lifecycle, routed_contact
+from .test_wallboard_queries import write
+
+ALL = available()
 
 
 def test_migrations_apply_once_and_are_recorded(ch: Client, sink_settings: SinkSettings) -> None:
@@ -26,3 +38,27 @@ def test_retention_and_types_come_from_settings(ch: Client, sink_settings: SinkS
     assert types["received_at"] == "DateTime64(3, 'UTC')"
     assert types["channel"] == "LowCardinality(String)"
     assert "body" not in types  # free text lives in contact_text only
+
+
+def test_nps_answers_stored_before_the_nps_migration_are_folded_into_their_cases(sink_settings: SinkSettings,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    client = connect(sink_settings.dsn, sink_settings.database)
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in ALL if m.version < 9])
+    migrate(client, sink_settings)
+    t0 = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+    opened = routed_contact(message_id="nps-1", received_at=t0, case_id="case-nps")
+    write(client, sink_settings, [opened, lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=2),
+                                                    csat=80, nps=3),
+                                  lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=3), nps=10)])
+    monkeypatch.undo()
+
+    assert migrate(client, sink_settings) == ["009_nps"]
+
+    def case() -> tuple:
+        return client.query("SELECT nps, nps_at, csat, opened_at, queue FROM cases_current "
+                            "WHERE case_id = 'case-nps'").result_rows[0]
+    nps, nps_at, csat, opened_at, queue = case()
+    assert (nps, utc(nps_at), csat, utc(opened_at), queue) == (10, t0 + timedelta(hours=3), 80, t0, "general")
+    write(client, sink_settings, [lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=4), nps=0)],
+          partition=1)
+    assert case()[:2] == (0, (t0 + timedelta(hours=4)).replace(tzinfo=None))  # folded by the re-created view

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas import Channel, DedupVerdict, RoutedContactEvent, UpsellLeadEvent
+from schemas import Channel, DedupVerdict, LifecycleEvent, RoutedContactEvent, UpsellLeadEvent
 from schemas.topics import by_event_type
 from sinks.pii import Protector
 from sinks.rows import BUILDERS
@@ -19,8 +19,9 @@ from sinks.writer import Writer
 from .factory import generate
 
 
-def write(ch: Client, settings: SinkSettings, events: list, batch: int = 40) -> None:
-    """Through the sink's own row builders and writer, in several token-distinct batches."""
+def write(ch: Client, settings: SinkSettings, events: list, batch: int = 40, partition: int = 0) -> None:
+    """Through the sink's own row builders and writer, in several token-distinct batches (named as from
+    ``partition``: a second call with the same events and partition is a replay, stored once)."""
     protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
     writer = Writer(ch, settings.group_id)
     specs = by_event_type()
@@ -29,7 +30,7 @@ def write(ch: Client, settings: SinkSettings, events: list, batch: int = 40) -> 
         for event in events[start:start + batch]:
             for table, row in BUILDERS[specs[event.type]](event.encode(), protect):
                 tables.setdefault(table, []).append(row)
-        writer.write([(f"test/0/{start}-{start + batch - 1}", tables)])
+        writer.write([(f"test/{partition}/{start}-{start + batch - 1}", tables)])
 
 
 def same(a: object, b: object) -> bool:
@@ -80,6 +81,13 @@ def test_board_counts_match_the_generated_events(ch: Client, loaded) -> None:
     for channel in {c.contact.channel for c in today.values()}:
         assert board["by_channel"][str(channel)]["received"] == sum(c.contact.channel is channel for c in today.values())
     assert total["received"] > 50 and total["in_queue"] > 0 and total["handled"] > 0 and total["surveys"] > 0
+    latest: dict[str, tuple[datetime, int]] = {}  # NPS: each case's latest answer, answered today
+    for e in data.of(LifecycleEvent):
+        if e.data.nps is not None and (e.data.case_id not in latest or e.data.at > latest[e.data.case_id][0]):
+            latest[e.data.case_id] = (e.data.at, e.data.nps)
+    scores = [score for at, score in latest.values() if at >= window.day_start]
+    assert total["nps_answers"] == len(scores) > 0
+    assert total["nps"] == round(100.0 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores), 1)
 
 
 def test_replayed_batch_is_stored_once(ch: Client, sink_settings: SinkSettings, count) -> None:
