@@ -26,7 +26,7 @@ FIRST_RESPONSE_MEDIAN = {"chat": 12.0, "phone": 20.0, "sms": 60.0, "social": 60.
 AGENTS = ("ana", "bo", "chen", "dara", "eli", "fang", "gus", "hui")
 
 
-def plan(routed: RoutedContactEvent, rng: random.Random, now: float) -> list[tuple[float, LifecycleAction, dict]]:
+def plan(routed: RoutedContactEvent, rng: random.Random, now: float) -> list[tuple[float, LifecycleAction, dict[str, int]]]:
     """The lifecycle of one new case as (due monotonic time, action, survey answers: csat / nps)."""
     median = FIRST_RESPONSE_MEDIAN.get(routed.data.contact.channel, 60.0)
     assigned = now + rng.uniform(1, 4)
@@ -57,7 +57,7 @@ def run_desk(kafka: KafkaSettings | None = None, seed: int | None = None) -> Non
     producer = Producer(kafka.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20}))
     consumer.subscribe([kafka.topic(ROUTED)])
     lifecycle_topic = kafka.topic(LIFECYCLE)
-    due: list[tuple[float, int, str, str, LifecycleAction, dict]] = []
+    due: list[tuple[float, int, str, str, LifecycleAction, dict[str, int]]] = []
     counter = 0
     stopping = False
 

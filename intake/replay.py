@@ -320,16 +320,18 @@ class CtrlC:
 
     def __init__(self) -> None:
         self.pressed = False
+        self._installed = False
         self._previous: Any = None
 
     def __enter__(self) -> CtrlC:
-        if threading.current_thread() is threading.main_thread():
+        self._installed = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+        if self._installed:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._installed:  # None: a handler not set from Python, which the default stands for
+            signal.signal(signal.SIGINT, signal.default_int_handler if self._previous is None else self._previous)
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.pressed:

@@ -103,7 +103,7 @@ def compare(live: KafkaSettings, run: KafkaSettings, run_id: str, range_from: da
     """Read both sides from Kafka and build the report."""
     from_ms = int(range_from.timestamp() * 1000)
     sides = [Side(_events(k, ROUTED, f), _events(k, SLA, f), _events(k, UPSELL, f), _events(k, ESCALATIONS, f),
-                  contact_ids, range_from, range_to, live=f is not None) for k, f in ((live, from_ms), (run, None))]
+                  contact_ids, range_from, range_to, live=k is live) for k, f in ((live, from_ms), (run, None))]
     return build(run_id, range_from, range_to, sides[0], sides[1], len(contact_ids), lifecycle, complete)
 
 
