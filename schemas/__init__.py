@@ -12,8 +12,8 @@ from .routed import DedupVerdict, RoutedContact, RoutedContactEvent, UpsellVerdi
 from .settings import KafkaSettings
 from .sla import Sla, SlaClock, SlaEvent, SlaStatus
 from .topics import (ALERTS, CATALOG, CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, RAW, REPLAY_REPORTS, ROUTED, SLA,
-                     UPSELL, TopicSpec)
-from .upsell import UpsellKind, UpsellLead, UpsellLeadEvent
+                     UPSELL, UPSELL_OUTCOMES, TopicSpec)
+from .upsell import UpsellKind, UpsellLead, UpsellLeadEvent, UpsellOutcome, UpsellOutcomeEvent, UpsellResult
 
 __all__ = [
     "Alert", "AlertEvent", "AlertStatus", "Attachment", "CallDetails", "Channel", "Contact", "ContactEvent",
@@ -22,5 +22,6 @@ __all__ = [
     "RawPayload", "RawPayloadEvent", "QueueComparison", "ReplayReport", "ReplayReportEvent", "SlaFigures",
     "DedupVerdict", "RoutedContact", "RoutedContactEvent", "UpsellVerdict", "KafkaSettings", "Sla", "SlaClock",
     "SlaEvent", "SlaStatus", "ALERTS", "CATALOG", "CONTACTS", "DEADLETTER", "ESCALATIONS", "LIFECYCLE", "RAW",
-    "REPLAY_REPORTS", "ROUTED", "SLA", "UPSELL", "TopicSpec", "UpsellKind", "UpsellLead", "UpsellLeadEvent",
+    "REPLAY_REPORTS", "ROUTED", "SLA", "UPSELL", "UPSELL_OUTCOMES", "TopicSpec", "UpsellKind", "UpsellLead",
+    "UpsellLeadEvent", "UpsellOutcome", "UpsellOutcomeEvent", "UpsellResult",
 ]

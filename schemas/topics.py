@@ -18,7 +18,7 @@ from .raw import RawPayloadEvent
 from .replay import ReplayReportEvent
 from .routed import RoutedContactEvent
 from .sla import SlaEvent
-from .upsell import UpsellLeadEvent
+from .upsell import UpsellLeadEvent, UpsellOutcomeEvent
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -57,6 +57,9 @@ ESCALATIONS = TopicSpec("escalations.v1", EscalationEvent, "case id",
                         "Tier changes from routing rules and SLA breaches.")
 UPSELL = TopicSpec("upsell.leads.v1", UpsellLeadEvent, "customer key",
                    "Sales leads with score, evidence and context for a sales system.")
+UPSELL_OUTCOMES = TopicSpec("upsell.outcomes.v1", UpsellOutcomeEvent, "lead id",
+                            "Sales' result for a lead (converted, declined), fed back by the sales system; "
+                            "the latest per lead counts.")
 ALERTS = TopicSpec("alerts.v1", AlertEvent, "alert fingerprint",
                    "Operational alerts (breach spikes, silent channels, dead-letter rate), firing and resolved.",
                    partitions=1)
@@ -68,8 +71,8 @@ REPLAY_REPORTS = TopicSpec("replay.reports.v1", ReplayReportEvent, "run id",
                            "Replay (what-if) runs: live vs replayed SLA attainment, queue / category changes, leads.",
                            partitions=1, retention_ms=90 * DAY_MS)
 
-CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, ALERTS, DEADLETTER,
-                                  REPLAY_REPORTS)
+CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, UPSELL_OUTCOMES, ALERTS,
+                                  DEADLETTER, REPLAY_REPORTS)
 
 
 def by_event_type() -> dict[str, TopicSpec]:

@@ -23,7 +23,8 @@ GRAFANA_PARAMS = {
     "ch": "'${channel}'",
 }
 SETTINGS = " SETTINGS prefer_column_name_to_alias = 1"
-SOURCES = {"contacts": queries.CONTACTS, "sla": queries.SLA, "upsell": queries.UPSELL, "cases": queries.CASES}
+SOURCES = {"contacts": queries.CONTACTS, "sla": queries.SLA, "upsell": queries.UPSELL, "conversion": queries.CONVERSION,
+           "cases": queries.CASES}
 STATS = [  # (title, query, expression over that query's columns, unit, thresholds)
     ("Received today", "contacts", "received", "short", None),
     ("Received, last 15 min", "contacts", "received_15m", "short", None),
@@ -42,6 +43,8 @@ STATS = [  # (title, query, expression over that query's columns, unit, threshol
     ("Complaints", "contacts", "if(received > 0, 100 * complaints / received, NULL)", "percent", None),
     ("Abandoned calls", "contacts", "if(phone_received > 0, 100 * abandoned / phone_received, NULL)", "percent", [5, 10]),
     ("Upsell leads today", "upsell", "upsell_leads", "short", None),
+    ("Upsell conversion", "conversion", "if(upsell_decided > 0, 100 * upsell_converted / upsell_decided, NULL)", "percent",
+     None),
     ("CSAT", "cases", "if(surveys > 0, csat_sum / surveys, NULL)", "none", "csat"),
     ("NPS", "cases", "if(nps_answers > 0, 100 * (promoters - detractors) / nps_answers, NULL)", "none", "nps"),
 ]

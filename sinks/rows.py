@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, REPLAY_REPORTS, ROUTED, SLA, UPSELL, AlertEvent,
-                     DeadLetterEvent, EscalationEvent, LifecycleEvent, ReplayReportEvent, RoutedContactEvent, SlaEvent,
-                     SlaFigures, TopicSpec, UpsellLeadEvent)
+from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, REPLAY_REPORTS, ROUTED, SLA, UPSELL, UPSELL_OUTCOMES,
+                     AlertEvent, DeadLetterEvent, EscalationEvent, LifecycleEvent, ReplayReportEvent,
+                     RoutedContactEvent, SlaEvent, SlaFigures, TopicSpec, UpsellLeadEvent, UpsellOutcomeEvent)
 
 from .pii import Protector
 
@@ -77,6 +77,14 @@ def upsell(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
                            "segment": d.segment, "rules_version": d.rules_version}
 
 
+def upsell_outcome(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
+    event = UpsellOutcomeEvent.decode(raw)
+    d = event.data
+    yield "upsell_outcomes", {"event_id": event.id, "at": d.at, "lead_id": d.lead_id, "result": str(d.result),
+                              "amount": d.amount, "currency": d.currency or "", "agent": d.agent or "",
+                              "note": d.note or ""}
+
+
 def alert(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
     event = AlertEvent.decode(raw)
     d = event.data
@@ -140,5 +148,5 @@ def _text(value: bytes | None) -> tuple[str, str]:
 
 
 BUILDERS: dict[TopicSpec, Builder] = {ROUTED: routed, LIFECYCLE: lifecycle, SLA: sla, ESCALATIONS: escalation,
-                                      UPSELL: upsell, ALERTS: alert, DEADLETTER: deadletter,
-                                      REPLAY_REPORTS: replay_report}
+                                      UPSELL: upsell, UPSELL_OUTCOMES: upsell_outcome, ALERTS: alert,
+                                      DEADLETTER: deadletter, REPLAY_REPORTS: replay_report}

@@ -58,10 +58,23 @@ def base_figures(client: Client, window: Window, queue: str = "", channel: str =
                     s[f"{name}_15m"].add(e["event_id"])
             if e["clock"] == "first_response" and e["status"] in ("met", "breached"):
                 s["fr_met" if e["status"] == "met" else "fr_breached"].add(e["case_id"])
+    leads = {}
     for lead in _rows(client, "SELECT event_id, at, queue, channel FROM upsell_leads"):
+        leads[lead["event_id"]] = lead
         if utc(lead["at"]) >= day:
             for key in keys(lead["queue"], lead["channel"]):
                 sets[key]["upsell_leads"].add(lead["event_id"])
+    latest: dict[str, tuple] = {}
+    for o in _rows(client, "SELECT event_id, lead_id, at, result FROM upsell_outcomes"):
+        at = utc(o["at"])
+        if at >= day and (o["lead_id"] not in latest or (at, o["event_id"]) > latest[o["lead_id"]][:2]):
+            latest[o["lead_id"]] = (at, o["event_id"], o["result"])
+    for lead_id, (_, _, result) in latest.items():
+        lead = leads.get(lead_id)
+        for key in keys(lead["queue"], lead["channel"]) if lead else []:
+            sets[key]["upsell_decided"].add(lead_id)
+            if result == "converted":
+                sets[key]["upsell_converted"].add(lead_id)
 
     groups: dict = defaultdict(empty)
     groups[None] = empty()

@@ -14,6 +14,8 @@ the 14 before it):
 - SLA warnings / breaches: SLA events of any clock.
 - first response / resolution p50 and p90: seconds from the case's first contact to its first
   response (resolution), for cases answered (resolved) today; ``quantileExact`` semantics.
+- upsell conversion: leads converted / leads with a result, each lead's latest result reported today
+  (sales feed results back on ``upsell.outcomes.v1``), in the lead's queue and channel.
 - CSAT: mean of each surveyed case's latest score (0-100), surveys answered today.
 - NPS: % promoters (9-10) minus % detractors (0-6) over each case's latest 0-10 answer, for
   answers given today.
@@ -26,8 +28,9 @@ from zoneinfo import ZoneInfo
 
 BASE = ("received", "received_15m", "repeats", "complaints", "abandoned", "phone_received",
         "sla_warnings_today", "sla_warnings_15m", "sla_breaches_today", "sla_breaches_15m", "fr_met", "fr_breached",
-        "upsell_leads", "handled", "responded", "in_queue", "oldest_waiting_since", "first_response_p50", "first_response_p90",
-        "resolution_p50", "resolution_p90", "csat_sum", "surveys", "nps_answers", "promoters", "detractors")
+        "upsell_leads", "upsell_decided", "upsell_converted", "handled", "responded", "in_queue",
+        "oldest_waiting_since", "first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90",
+        "csat_sum", "surveys", "nps_answers", "promoters", "detractors")
 PERCENTILES = (0.5, 0.9)
 
 
@@ -67,6 +70,7 @@ def derive(base: dict[str, object], now: datetime) -> dict[str, object]:
     out["repeat_rate"] = ratio("repeats", "received")
     out["complaint_rate"] = ratio("complaints", "received")
     out["abandon_rate"] = ratio("abandoned", "phone_received")
+    out["upsell_conversion"] = ratio("upsell_converted", "upsell_decided")
     out["csat"] = round(float(base["csat_sum"]) / float(base["surveys"]), 1) if base["surveys"] else None
     answers = float(base["nps_answers"])
     out["nps"] = round(100.0 * (float(base["promoters"]) - float(base["detractors"])) / answers, 1) if answers else None

@@ -27,6 +27,15 @@ SLA = (
     "FROM sla_stats_1m WHERE minute >= {day:DateTime64(3, 'UTC')} AND " + FILTER + " " + GROUPS)
 UPSELL = (f"SELECT {KEYS}, uniqExactMerge(leads) AS upsell_leads FROM upsell_stats_1m "
           "WHERE minute >= {day:DateTime64(3, 'UTC')} AND " + FILTER + " " + GROUPS)
+# Each lead's latest result reported today, counted in the lead's queue and channel.
+CONVERSION = (
+    f"SELECT {KEYS}, count() AS upsell_decided, countIf(result = 'converted') AS upsell_converted "
+    "FROM (SELECT lead_id, argMax(result, (at, event_id)) AS result FROM upsell_outcomes "
+    "WHERE at >= {day:DateTime64(3, 'UTC')} GROUP BY lead_id) AS o "
+    "GLOBAL INNER JOIN (SELECT event_id, any(queue) AS queue, any(channel) AS channel FROM upsell_leads "
+    "WHERE event_id GLOBAL IN (SELECT lead_id FROM upsell_outcomes WHERE at >= {day:DateTime64(3, 'UTC')}) "
+    "GROUP BY event_id) AS l ON l.event_id = o.lead_id "
+    "WHERE " + FILTER + " " + GROUPS)
 WAITING = "first_response_at IS NULL AND resolved_at IS NULL AND closed_at IS NULL"
 LEVELS = ", ".join(str(p) for p in PERCENTILES)
 CASES = (
@@ -56,7 +65,7 @@ def base_figures(client: Client, window: Window, queue: str = "", channel: str =
     """{None: total, ("queue", q): ..., ("channel", c): ...} -> base figures."""
     params = {"day": window.day_start, "recent": window.recent_start, "q": queue, "ch": channel}
     groups: dict = {}
-    for sql in (CONTACTS, SLA, UPSELL, CASES):
+    for sql in (CONTACTS, SLA, UPSELL, CONVERSION, CASES):
         result = client.query(sql, parameters=params, settings={"prefer_column_name_to_alias": 1})
         for row in result.named_results():
             key = group_key(row.pop("queue"), row.pop("channel"), row.pop("gq"), row.pop("gc"))

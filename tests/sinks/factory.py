@@ -1,7 +1,8 @@
 """A generated, seeded data set of every event type the sink stores, relative to 'now'.
 
 Covers what the KPIs must get right: repeats, complaints, abandoned calls, auto-replies,
-cases opened yesterday, escalations moving a case's queue, surveys (CSAT and NPS), SLA warnings and breaches
+cases opened yesterday, escalations moving a case's queue, surveys (CSAT and NPS), upsell results
+(none, one, or a lead reported twice; one for a lead the sink never saw), SLA warnings and breaches
 inside and outside the last 15 minutes, and upstream duplicates (the same event twice).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from schemas import (Alert, AlertEvent, AlertStatus, CallDetails, Channel, Contact, DeadLetter, DeadLetterEvent,
                      DedupVerdict, Escalation, EscalationEvent, Identifiers, Lifecycle, LifecycleAction,
                      LifecycleEvent, RoutedContact, RoutedContactEvent, Sla, SlaClock, SlaEvent, SlaStatus, UpsellKind,
-                     UpsellLead, UpsellLeadEvent, stable_event_id)
+                     UpsellLead, UpsellLeadEvent, UpsellOutcome, UpsellOutcomeEvent, UpsellResult, stable_event_id)
 from schemas.envelope import Envelope
 from schemas.replay import QueueComparison, ReplayReport, ReplayReportEvent, SlaFigures
 
@@ -111,12 +112,19 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                 ds.events.append(lifecycle(case_id, LifecycleAction.SURVEY_ANSWERED, when(surveyed, now + timedelta(seconds=2)),
                                            nps=rng.randrange(0, 11)))
         if rng.random() < 0.3:
-            ds.events.append(UpsellLeadEvent(source="/tests", time=when(opened, now), id=f"lead-{n}", data=UpsellLead(
+            lead_at = when(opened, now)
+            ds.events.append(UpsellLeadEvent(source="/tests", time=lead_at, id=f"lead-{n}", data=UpsellLead(
                 case_id=case_id, contact_id=first.data.contact_id, customer_key=first.data.customer_key,
                 kind=UpsellKind.UPGRADE, score=0.8, evidence="warranty ends soon", rule="warranty", channel=str(channel),
                 queue=queue)))
+            # sales' results: some leads none yet, some one, some declined then bought after all (latest counts)
+            for _ in range(rng.choice([0, 1, 1, 2])):
+                ds.events.append(upsell_outcome(f"lead-{n}", rng.choice(list(UpsellResult)), when(lead_at, now)))
+                if rng.random() < 0.1:
+                    ds.events.append(ds.events[-1])  # upstream duplicate
     ds.events.append(routed_contact(channel=Channel.EMAIL, message_id="autoreply", received_at=when(day, now),
                                     dedup=DedupVerdict.NOT_A_CONTACT, queue="general"))
+    ds.events.append(upsell_outcome("lead-from-another-system", UpsellResult.CONVERTED, when(day, now)))  # no such lead
     ds.events.append(AlertEvent(source="/tests", id="alert-1", data=Alert(
         name="SlaBreachSpike", fingerprint="SlaBreachSpike:general", status=AlertStatus.FIRING, severity="critical",
         labels={"queue": "general"}, figures={"breaches": 5.0}, summary="breaches spiking")))
@@ -129,6 +137,14 @@ def lifecycle(case_id: str, action: LifecycleAction, at: datetime, queue: str | 
               csat: int | None = None, nps: int | None = None) -> LifecycleEvent:
     return LifecycleEvent(source="/tests/desk", time=at, id=stable_event_id("lc", case_id, str(action), at.isoformat()),
                           data=Lifecycle(case_id=case_id, action=action, at=at, queue=queue, csat=csat, nps=nps))
+
+
+def upsell_outcome(lead_id: str, result: UpsellResult, at: datetime) -> UpsellOutcomeEvent:
+    return UpsellOutcomeEvent(source="/tests/sales", time=at, id=stable_event_id("outcome", lead_id, at.isoformat()),
+                              data=UpsellOutcome(lead_id=lead_id, result=result, at=at,
+                                                 amount=199.0 if result == UpsellResult.CONVERTED else None,
+                                                 currency="CNY" if result == UpsellResult.CONVERTED else None,
+                                                 agent="sales-1"))
 
 
 def sla_event(status: SlaStatus, at: datetime, *, fraction: float | None = None, **common: object) -> SlaEvent:

@@ -52,7 +52,7 @@ def test_nps_answers_stored_before_the_nps_migration_are_folded_into_their_cases
                                   lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=3), nps=10)])
     monkeypatch.undo()
 
-    assert migrate(client, sink_settings) == ["009_nps"]
+    assert migrate(client, sink_settings)[0] == "009_nps"  # then the migrations after it
 
     def case() -> tuple:
         return client.query("SELECT nps, nps_at, csat, opened_at, queue FROM cases_current "

@@ -7,7 +7,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import REGISTRY
 
-from schemas import LIFECYCLE, ROUTED, KafkaSettings, RoutedContactEvent
+from schemas import LIFECYCLE, ROUTED, UPSELL_OUTCOMES, KafkaSettings, RoutedContactEvent
 from schemas.topics import by_event_type
 from sinks.settings import SinkSettings
 
@@ -16,8 +16,8 @@ from .helpers import produce, running_sink, wait_until
 
 pytestmark = pytest.mark.kafka
 TABLE = {"contacts.routed.v1": "contacts", "lifecycle.v1": "lifecycle", "sla.v1": "sla_events",
-         "escalations.v1": "escalations", "upsell.leads.v1": "upsell_leads", "alerts.v1": "alerts",
-         "deadletter.v1": "dead_letters"}
+         "escalations.v1": "escalations", "upsell.leads.v1": "upsell_leads", "upsell.outcomes.v1": "upsell_outcomes",
+         "alerts.v1": "alerts", "deadletter.v1": "dead_letters"}
 
 
 def expected_rows(events: list) -> Counter:
@@ -36,7 +36,9 @@ def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: 
                                                                 sink_settings: SinkSettings) -> None:
     events = generate(cases=60).events
     assert any(a is b for a, b in zip(events, events[1:]))  # the data set has re-emitted routed events
-    poison = [(ROUTED, b"{not json"), (LIFECYCLE, b'{"specversion": "1.0", "type": "intake.case.lifecycle.v1"}')]
+    poison = [(ROUTED, b"{not json"), (LIFECYCLE, b'{"specversion": "1.0", "type": "intake.case.lifecycle.v1"}'),
+              (UPSELL_OUTCOMES, b'{"source": "/crm", "data": {"lead_id": "l1", "result": "bought", '
+                                b'"at": "2026-12-06T09:30:00Z"}}')]
     produce(kafka_settings, events, poison)
     want = expected_rows(events)
     want["dead_letters"] += len(poison)
@@ -46,9 +48,11 @@ def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: 
     assert table_counts(ch, want) == want
     assert int(ch.query("SELECT count() FROM contact_text").result_rows[0][0]) == want["contacts"]
     causes = dict(ch.query("SELECT topic, cause FROM dead_letters WHERE stage LIKE 'sink:%'").result_rows)
-    assert set(causes) == {kafka_settings.topic(ROUTED), kafka_settings.topic(LIFECYCLE)}
+    assert set(causes) == {kafka_settings.topic(t) for t in (ROUTED, LIFECYCLE, UPSELL_OUTCOMES)}
     assert "Invalid JSON" in causes[kafka_settings.topic(ROUTED)]
     assert "data" in causes[kafka_settings.topic(LIFECYCLE)]  # the missing field is named
+    assert "data.result" in causes[kafka_settings.topic(UPSELL_OUTCOMES)]  # and the wrong one, with what it allows
+    assert "'converted' or 'declined'" in causes[kafka_settings.topic(UPSELL_OUTCOMES)]
     phone, email = ch.query("SELECT phone, email FROM contacts LIMIT 1").result_rows[0]
     assert phone == "+86138****5678" and email == "l***@example.com"  # masked by the default policy
 

@@ -82,6 +82,10 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
         assert page.locator("#kpi-in_queue").text_content() == f"{audit['total']['in_queue']:,}"
         assert page.locator("#kpi-upsell_leads").text_content() == f"{audit['total']['upsell_leads']:,}"
         assert page.locator("#kpi-nps").text_content() == f"{audit['total']['nps']:.1f}"  # the data set has NPS answers
+        total = audit["total"]  # and upsell results
+        assert page.locator("#kpi-upsell_conversion").text_content() == f"{total['upsell_conversion']:.1f}%"
+        assert page.locator('.tile[data-kpi="upsell_conversion"] .sub').text_content() == \
+            f"{total['upsell_converted']:,} of {total['upsell_decided']:,} leads"
         breach_tile = page.locator('.tile[data-kpi="sla_breaches"]')
         assert ("bad" in breach_tile.get_attribute("class")) == (audit["total"]["sla_breaches_15m"] > 0)
         run = page.locator('#replay-runs tr[data-run="what-if"] td')  # the what-if run: breached, escalations

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas import Channel, DedupVerdict, LifecycleEvent, RoutedContactEvent, UpsellLeadEvent
+from schemas import (Channel, DedupVerdict, LifecycleEvent, RoutedContactEvent, UpsellLeadEvent, UpsellOutcome,
+                     UpsellOutcomeEvent, UpsellResult)
 from schemas.topics import by_event_type
 from sinks.pii import Protector
 from sinks.rows import BUILDERS
@@ -88,6 +89,18 @@ def test_board_counts_match_the_generated_events(ch: Client, loaded) -> None:
     scores = [score for at, score in latest.values() if at >= window.day_start]
     assert total["nps_answers"] == len(scores) > 0
     assert total["nps"] == round(100.0 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores), 1)
+    leads = {e.id: e.data for e in data.of(UpsellLeadEvent)}
+    results: dict[str, UpsellOutcome] = {}  # conversion: each known lead's latest result, reported today
+    for e in data.of(UpsellOutcomeEvent):
+        if e.data.lead_id in leads and e.data.at >= window.day_start and (
+                e.data.lead_id not in results or e.data.at > results[e.data.lead_id].at):
+            results[e.data.lead_id] = e.data
+    converted = [lead for lead, r in results.items() if r.result is UpsellResult.CONVERTED]
+    assert total["upsell_decided"] == len(results) > len(converted) > 0
+    assert total["upsell_converted"] == len(converted)
+    assert total["upsell_conversion"] == round(100.0 * len(converted) / len(results), 1)
+    for queue in {leads[lead].queue for lead in results}:
+        assert board["by_queue"][queue]["upsell_converted"] == sum(leads[lead].queue == queue for lead in converted)
 
 
 def test_replayed_batch_is_stored_once(ch: Client, sink_settings: SinkSettings, count) -> None:
