@@ -19,15 +19,18 @@ DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "intake-clickhouse
 GRAFANA_PARAMS = {
     "day": "toDateTime64(toStartOfDay(now('UTC')), 3, 'UTC')",
     "recent": "toDateTime64(toStartOfMinute(now('UTC')) - INTERVAL 14 MINUTE, 3, 'UTC')",
+    "minute": "toDateTime64(toStartOfMinute(now('UTC')), 3, 'UTC')",
     "q": "'${queue}'",
     "ch": "'${channel}'",
 }
 SETTINGS = " SETTINGS prefer_column_name_to_alias = 1"
 SOURCES = {"contacts": queries.CONTACTS, "sla": queries.SLA, "upsell": queries.UPSELL, "conversion": queries.CONVERSION,
-           "cases": queries.CASES}
+           "forecast": queries.FORECAST, "cases": queries.CASES}
 STATS = [  # (title, query, expression over that query's columns, unit, thresholds)
     ("Received today", "contacts", "received", "short", None),
     ("Received, last 15 min", "contacts", "received_15m", "short", None),
+    ("Forecast by now", "forecast", "if(history_days > 0, round(history_to_now / history_days, 1), NULL)", "short",
+     None),
     ("Handled today", "cases", "handled", "short", None),
     ("In queue", "cases", "in_queue", "short", None),
     ("Oldest waiting", "cases", "if(in_queue > 0, dateDiff('second', oldest_waiting_since, now()), NULL)", "s", [900, 1800]),

@@ -7,6 +7,7 @@ it is for audits and tests, not for a wall display at scale.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
@@ -27,9 +28,11 @@ def base_figures(client: Client, window: Window, queue: str = "", channel: str =
 
     sets: dict = defaultdict(lambda: defaultdict(set))
     contacts = _rows(client, "SELECT event_id, received_at, queue, channel, dedup, category, call_outcome, case_id FROM contacts")
+    history_days: set[int] = set()
     for c in contacts:
         at = utc(c["received_at"])
         if at < day:
+            _history(c, at, window, keys, sets, history_days)
             continue
         for key in keys(c["queue"], c["channel"]):
             s = sets[key]
@@ -82,7 +85,23 @@ def base_figures(client: Client, window: Window, queue: str = "", channel: str =
         for name, members in named.items():
             groups[key][name] = len(members)
     _case_figures(client, contacts, window, keys, groups)
+    for figures in groups.values():
+        figures["history_days"] = len(history_days)  # unfiltered: the same for every group
     return dict(groups)
+
+
+def _history(c: dict, at: datetime, window: Window, keys, sets: dict, days: set[int]) -> None:
+    """A contact of the 7 days before today: its day (1 = yesterday) and whether it came before the
+    current time of day on that day."""
+    ago = window.day_start - at
+    if c["dedup"] == "not_a_contact" or ago > timedelta(days=7):
+        return
+    back = (ago - timedelta(microseconds=1)) // timedelta(days=1) + 1
+    days.add(back)
+    for key in keys(c["queue"], c["channel"]):
+        sets[key]["history_whole_days"].add(c["event_id"])
+        if at + timedelta(days=back) < window.minute:
+            sets[key]["history_to_now"].add(c["event_id"])
 
 
 def _case_figures(client: Client, contacts: list[dict], window: Window, keys, groups: dict) -> None:

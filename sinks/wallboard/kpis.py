@@ -16,6 +16,9 @@ the 14 before it):
   response (resolution), for cases answered (resolved) today; ``quantileExact`` semantics.
 - upsell conversion: leads converted / leads with a result, each lead's latest result reported today
   (sales feed results back on ``upsell.outcomes.v1``), in the lead's queue and channel.
+- forecast: the mean of the previous days (up to 7, those with any contact) over the same span,
+  midnight to the current minute, shifted by whole days (24 h); ``forecast_day`` the mean of those
+  whole days; ``volume_vs_forecast`` how far received is above (+) or below (-) the forecast, in %.
 - CSAT: mean of each surveyed case's latest score (0-100), surveys answered today.
 - NPS: % promoters (9-10) minus % detractors (0-6) over each case's latest 0-10 answer, for
   answers given today.
@@ -30,7 +33,8 @@ BASE = ("received", "received_15m", "repeats", "complaints", "abandoned", "phone
         "sla_warnings_today", "sla_warnings_15m", "sla_breaches_today", "sla_breaches_15m", "fr_met", "fr_breached",
         "upsell_leads", "upsell_decided", "upsell_converted", "handled", "responded", "in_queue",
         "oldest_waiting_since", "first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90",
-        "csat_sum", "surveys", "nps_answers", "promoters", "detractors")
+        "csat_sum", "surveys", "nps_answers", "promoters", "detractors", "history_days", "history_to_now",
+        "history_whole_days")
 PERCENTILES = (0.5, 0.9)
 
 
@@ -39,6 +43,7 @@ class Window:
     now: datetime
     day_start: datetime
     recent_start: datetime
+    minute: datetime  # the start of the current minute
 
     @classmethod
     def at(cls, now: datetime | None = None, zone: str = "UTC", recent: timedelta = timedelta(minutes=15)) -> "Window":
@@ -46,7 +51,7 @@ class Window:
         local = now.astimezone(ZoneInfo(zone))
         day = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
         minute = now.replace(second=0, microsecond=0)  # minute-aligned, so per-minute states answer exactly
-        return cls(now=now, day_start=day, recent_start=minute - recent + timedelta(minutes=1))
+        return cls(now=now, day_start=day, recent_start=minute - recent + timedelta(minutes=1), minute=minute)
 
 
 def empty() -> dict[str, float | None]:
@@ -71,6 +76,11 @@ def derive(base: dict[str, object], now: datetime) -> dict[str, object]:
     out["complaint_rate"] = ratio("complaints", "received")
     out["abandon_rate"] = ratio("abandoned", "phone_received")
     out["upsell_conversion"] = ratio("upsell_converted", "upsell_decided")
+    days = float(base["history_days"])
+    out["forecast_to_now"] = round(float(base["history_to_now"]) / days, 1) if days else None
+    out["forecast_day"] = round(float(base["history_whole_days"]) / days, 1) if days else None
+    expected = out["forecast_to_now"]
+    out["volume_vs_forecast"] = round(100.0 * (float(base["received"]) - expected) / expected, 1) if expected else None
     out["csat"] = round(float(base["csat_sum"]) / float(base["surveys"]), 1) if base["surveys"] else None
     answers = float(base["nps_answers"])
     out["nps"] = round(100.0 * (float(base["promoters"]) - float(base["detractors"])) / answers, 1) if answers else None

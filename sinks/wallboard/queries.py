@@ -36,6 +36,17 @@ CONVERSION = (
     "WHERE event_id GLOBAL IN (SELECT lead_id FROM upsell_outcomes WHERE at >= {day:DateTime64(3, 'UTC')}) "
     "GROUP BY event_id) AS l ON l.event_id = o.lead_id "
     "WHERE " + FILTER + " " + GROUPS)
+# The previous 7 days: contacts over whole days, and over midnight to the current minute of each day
+# (time of day = seconds since the window's midnight, modulo a day); history_days counts the days
+# with any contact at all (unfiltered), so a young system forecasts from the days it has.
+PAST = "minute >= {day:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND minute < {day:DateTime64(3, 'UTC')}"
+FORECAST = (
+    f"SELECT {KEYS}, sum(contacts) AS history_whole_days, "
+    "sumIf(contacts, (dateDiff('second', {day:DateTime64(3, 'UTC')}, minute) + 7 * 86400) % 86400 "
+    "< dateDiff('second', {day:DateTime64(3, 'UTC')}, {minute:DateTime64(3, 'UTC')})) AS history_to_now, "
+    "(SELECT uniqExact(intDiv(dateDiff('second', minute, {day:DateTime64(3, 'UTC')}) - 1, 86400)) "
+    f"FROM contact_volume_1m WHERE {PAST}) AS history_days "
+    f"FROM contact_volume_1m WHERE {PAST} AND " + FILTER + " " + GROUPS)
 WAITING = "first_response_at IS NULL AND resolved_at IS NULL AND closed_at IS NULL"
 LEVELS = ", ".join(str(p) for p in PERCENTILES)
 CASES = (
@@ -63,9 +74,9 @@ def group_key(queue: str, channel: str, gq: int, gc: int) -> tuple[str, str] | N
 
 def base_figures(client: Client, window: Window, queue: str = "", channel: str = "") -> dict:
     """{None: total, ("queue", q): ..., ("channel", c): ...} -> base figures."""
-    params = {"day": window.day_start, "recent": window.recent_start, "q": queue, "ch": channel}
+    params = {"day": window.day_start, "recent": window.recent_start, "minute": window.minute, "q": queue, "ch": channel}
     groups: dict = {}
-    for sql in (CONTACTS, SLA, UPSELL, CONVERSION, CASES):
+    for sql in (CONTACTS, SLA, UPSELL, CONVERSION, FORECAST, CASES):
         result = client.query(sql, parameters=params, settings={"prefer_column_name_to_alias": 1})
         for row in result.named_results():
             key = group_key(row.pop("queue"), row.pop("channel"), row.pop("gq"), row.pop("gc"))
@@ -80,6 +91,8 @@ def base_figures(client: Client, window: Window, queue: str = "", channel: str =
                 row["oldest_waiting_since"] = utc(row["oldest_waiting_since"]) if row["in_queue"] else None
             figures.update({k: (v if v is not None else 0) if k != "oldest_waiting_since" else v for k, v in row.items()})
     groups.setdefault(None, empty())
+    for figures in groups.values():  # unfiltered, in the total row (a grouping set () always has one)
+        figures["history_days"] = groups[None]["history_days"]
     return groups
 
 

@@ -2,7 +2,8 @@
 
 Covers what the KPIs must get right: repeats, complaints, abandoned calls, auto-replies,
 cases opened yesterday, escalations moving a case's queue, surveys (CSAT and NPS), upsell results
-(none, one, or a lead reported twice; one for a lead the sink never saw), SLA warnings and breaches
+(none, one, or a lead reported twice; one for a lead the sink never saw), contacts of earlier days
+(the forecast's history, with days missing), SLA warnings and breaches
 inside and outside the last 15 minutes, and upstream duplicates (the same event twice).
 """
 from __future__ import annotations
@@ -122,6 +123,13 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                 ds.events.append(upsell_outcome(f"lead-{n}", rng.choice(list(UpsellResult)), when(lead_at, now)))
                 if rng.random() < 0.1:
                     ds.events.append(ds.events[-1])  # upstream duplicate
+    for back in (1, 2, 3, 4, 6, 9):  # earlier days' volume (none 5 and 7 days back; 9 is beyond the forecast's week)
+        for h in range(rng.randrange(3, 9)):
+            at = when(day - timedelta(days=back), day - timedelta(days=back - 1))
+            past = routed_contact(channel=rng.choice(CHANNELS), message_id=f"d{back}h{h}", received_at=at,
+                                  queue=rng.choice(QUEUES))
+            ds.events.append(past)
+            ds.events.append(lifecycle(past.data.case_id, LifecycleAction.RESOLVED, at + timedelta(minutes=30)))
     ds.events.append(routed_contact(channel=Channel.EMAIL, message_id="autoreply", received_at=when(day, now),
                                     dedup=DedupVerdict.NOT_A_CONTACT, queue="general"))
     ds.events.append(upsell_outcome("lead-from-another-system", UpsellResult.CONVERTED, when(day, now)))  # no such lead

@@ -22,7 +22,7 @@ SAME_AS = {"Received today": "received", "Received, last 15 min": "received_15m"
            "First response p50": "first_response_p50", "First response p90": "first_response_p90",
            "Resolution p50": "resolution_p50", "Resolution p90": "resolution_p90", "Repeat contacts": "repeat_rate",
            "Complaints": "complaint_rate", "Abandoned calls": "abandon_rate", "Upsell leads today": "upsell_leads",
-           "Upsell conversion": "upsell_conversion",
+           "Upsell conversion": "upsell_conversion", "Forecast by now": "forecast_to_now",
            "CSAT": "csat", "NPS": "nps", "Oldest waiting": "oldest_waiting_seconds"}
 
 

@@ -62,3 +62,26 @@ def test_nps_answers_stored_before_the_nps_migration_are_folded_into_their_cases
     write(client, sink_settings, [lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=4), nps=0)],
           partition=1)
     assert case()[:2] == (0, (t0 + timedelta(hours=4)).replace(tzinfo=None))  # folded by the re-created view
+
+
+def test_contacts_stored_before_the_volume_migration_are_counted_once(sink_settings: SinkSettings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    client = connect(sink_settings.dsn, sink_settings.database)
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in ALL if m.version < 11])
+    migrate(client, sink_settings)
+    t0 = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+    before = [routed_contact(message_id=f"v{n}", received_at=t0 + timedelta(seconds=20 * n), queue=q)
+              for n, q in enumerate(["general", "general", "general", "vip"])]
+    write(client, sink_settings, before + [routed_contact(message_id="v0", received_at=t0, queue="general")])
+    monkeypatch.undo()
+
+    assert migrate(client, sink_settings)[0] == "011_volume"
+
+    def volume() -> list[tuple]:
+        return client.query("SELECT minute, queue, sum(contacts) FROM contact_volume_1m GROUP BY minute, queue "
+                            "ORDER BY minute, queue").result_rows
+    minute = t0.replace(tzinfo=None)
+    assert volume() == [(minute, "general", 3), (minute + timedelta(minutes=1), "vip", 1)]  # the re-sent one once
+    write(client, sink_settings, [routed_contact(message_id="v9", received_at=t0 + timedelta(seconds=70), queue="vip")],
+          partition=1)
+    assert volume()[-1] == (minute + timedelta(minutes=1), "vip", 2)  # counted by the view from now on

@@ -1,6 +1,7 @@
 """The wallboard in a real browser (Debian's headless Chromium via Playwright) against a running sink."""
 from __future__ import annotations
 
+import math
 import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -82,7 +83,12 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
         assert page.locator("#kpi-in_queue").text_content() == f"{audit['total']['in_queue']:,}"
         assert page.locator("#kpi-upsell_leads").text_content() == f"{audit['total']['upsell_leads']:,}"
         assert page.locator("#kpi-nps").text_content() == f"{audit['total']['nps']:.1f}"  # the data set has NPS answers
-        total = audit["total"]  # and upsell results
+        total = audit["total"]  # and upsell results, and the forecast (the data set has earlier days)
+        forecast = total["volume_vs_forecast"]
+        assert page.locator("#kpi-volume_vs_forecast").text_content() == \
+            ("–" if forecast is None else f"{'+' if forecast > 0 else ''}{forecast:.1f}%")
+        assert page.locator('.tile[data-kpi="volume_vs_forecast"] .sub').text_content().endswith(
+            f"{math.floor(total['forecast_day'] + 0.5):,} a day")  # JavaScript's Math.round
         assert page.locator("#kpi-upsell_conversion").text_content() == f"{total['upsell_conversion']:.1f}%"
         assert page.locator('.tile[data-kpi="upsell_conversion"] .sub').text_content() == \
             f"{total['upsell_converted']:,} of {total['upsell_decided']:,} leads"

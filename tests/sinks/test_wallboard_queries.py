@@ -101,6 +101,17 @@ def test_board_counts_match_the_generated_events(ch: Client, loaded) -> None:
     assert total["upsell_conversion"] == round(100.0 * len(converted) / len(results), 1)
     for queue in {leads[lead].queue for lead in results}:
         assert board["by_queue"][queue]["upsell_converted"] == sum(leads[lead].queue == queue for lead in converted)
+    shifted: dict[int, list[datetime]] = {}  # forecast: the 7 days before today, each shifted onto today
+    for c in contacts.values():
+        ago = window.day_start - c.contact.received_at
+        if c.dedup is not DedupVerdict.NOT_A_CONTACT and timedelta(0) < ago <= timedelta(days=7):
+            back = math.ceil(ago / timedelta(days=1))
+            shifted.setdefault(back, []).append(c.contact.received_at + timedelta(days=back))
+    assert sorted(shifted) == [1, 2, 3, 4, 6] and total["history_days"] == 5  # days without contacts do not count
+    assert total["forecast_day"] == round(sum(map(len, shifted.values())) / 5, 1)
+    expected = round(sum(at < window.minute for day in shifted.values() for at in day) / 5, 1)
+    assert total["forecast_to_now"] == expected
+    assert total["volume_vs_forecast"] == (round(100 * (total["received"] - expected) / expected, 1) if expected else None)
 
 
 def test_replayed_batch_is_stored_once(ch: Client, sink_settings: SinkSettings, count) -> None:
