@@ -1,5 +1,6 @@
 """Wallboard query latency at scale: one board refresh (all KPIs, totals + per queue + per channel)
-over N contacts (default 10 million) spread over 30 days, with cases, lifecycle and SLA events.
+over N contacts (default 10 million) spread over 30 days, with cases, lifecycle and SLA events, upsell
+leads and their results.
 
 Data is generated inside ClickHouse (INSERT ... SELECT FROM numbers) into the real tables, so the
 materialized views fill the aggregates exactly as the sink would. Reports load time, board
@@ -36,7 +37,8 @@ BLOCK_SIZES = (150, 5_000)  # a flush at live rates, a catch-up flush (the sink'
 
 
 def _load(client, total: int, first: int = 0, chunk: int = CHUNK, quiet: bool = False) -> None:
-    """Contacts: 1 in 3 is a repeat on the case before it; lifecycle and SLA events for most cases."""
+    """Contacts: 1 in 3 is a repeat on the case before it; lifecycle and SLA events for most cases;
+    an upsell lead for 1 contact in 10, with a result for 60% of them (a second one for 10%)."""
     for start in range(first, first + total, chunk):
         n = min(chunk, first + total - start)
         base = f"(SELECT number + {start} AS n, now64(3, 'UTC') - toIntervalMillisecond(intHash32(n) % {DAYS * 86_400_000}) AS t FROM numbers({n}))"
@@ -68,6 +70,20 @@ def _load(client, total: int, first: int = 0, chunk: int = CHUNK, quiet: bool = 
                    ['general','after_sales','complaints','logistics','vip'][intHash32(n) % 5 + 1],
                    ['email','phone','webform','social','sms','chat'][n % 6 + 1], 'order', 0, 'standard', 'bench'
             FROM {base} WHERE n % 3 = 0""")
+        client.command(f"""
+            INSERT INTO upsell_leads (event_id, at, case_id, contact_id, customer_key, kind, score, evidence, rule,
+                channel, queue, segment, rules_version)
+            SELECT concat('lead', hex(n)), t, concat('case-', toString(intDiv(n, 3))), hex(n),
+                   concat('h:', hex(intHash64(n % 2000000))), 'upgrade', 0.7, 'warranty', 'warranty',
+                   ['email','phone','webform','social','sms','chat'][n % 6 + 1],
+                   ['general','after_sales','complaints','logistics','vip'][intHash32(n) % 5 + 1], 'standard', '1'
+            FROM {base} WHERE n % 10 = 5""")
+        client.command(f"""
+            INSERT INTO upsell_outcomes (event_id, at, lead_id, result, amount, currency, agent, note)
+            SELECT concat('out', hex(n), toString(r)), t + toIntervalSecond(3600 * (r + 1) + n % 3600),
+                   concat('lead', hex(n)), if((n + r) % 3 = 0, 'converted', 'declined'), NULL, '', 'sales', ''
+            FROM {base} ARRAY JOIN [0, 1] AS r
+            WHERE n % 10 = 5 AND intHash32(n) % 10 < if(r = 0, 6, 1)""")
         if not quiet:
             print(f"  loaded {start + n - first:,} contacts", flush=True)
 
@@ -117,9 +133,9 @@ def run() -> dict[str, float | str]:
         umed, uworst = _time(lambda: queries.board(client, Window.at()), 3)
         client.command("OPTIMIZE TABLE cases FINAL")
         parts = {}
-        for sql_name in ("CONTACTS", "SLA", "UPSELL", "CASES"):
+        for sql_name in ("CONTACTS", "SLA", "UPSELL", "CONVERSION", "FORECAST", "CASES"):
             sql = getattr(queries, sql_name)
-            params = {"day": window.day_start, "recent": window.recent_start, "q": "", "ch": ""}
+            params = {"day": window.day_start, "recent": window.recent_start, "minute": window.minute, "q": "", "ch": ""}
             parts[sql_name.lower()] = _time(lambda: client.query(sql, parameters=params,
                                                                  settings={"prefer_column_name_to_alias": 1}), 3)[0]
         size = client.query("SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'wb' AND active").result_rows[0][0]

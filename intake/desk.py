@@ -1,12 +1,12 @@
 """A simulated service desk for the local demo: agents that pick up, answer and resolve cases.
 
 It reads routed contacts and publishes the lifecycle events a real service desk would
-(assigned, first response, waiting on customer, resolved, closed, survey answered), with
-randomised delays around the channel's clock, so the wallboard's handled / response-time /
-service-level / CSAT / NPS figures move and some clocks breach. It also stands in for the sales
-team: it reads the upsell leads and reports a result for most of them (converted or declined),
-so the conversion figure moves. Demo only: `intake up` runs it unless told not to; a deployment
-gets these events from its real desk and sales system.
+(assigned, first response, waiting on customer, resolved, closed, survey answered; a few cases
+closed unresolved), with randomised delays around the channel's clock, so the wallboard's handled,
+response-time, service-level, resolution-rate, CSAT and NPS figures move and some clocks breach.
+It also stands in for the sales team: it reads the upsell leads and reports a result for most of
+them (converted or declined), so the conversion figure moves. Demo only: `intake up` runs it
+unless told not to; a deployment gets these events from its real desk and sales system.
 """
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def plan(routed: RoutedContactEvent, rng: random.Random, now: float) -> list[tup
             csat = max(0, min(100, int(rng.gauss(86 - 8 * routed.data.severity, 10))))
             nps = max(0, min(10, round(rng.gauss(8.5 - 1.5 * routed.data.severity, 2))))
             steps.append((at + rng.uniform(5, 20), LifecycleAction.SURVEY_ANSWERED, {"csat": csat, "nps": nps}))
+    elif rng.random() < 0.25:  # the customer never came back: closed without a resolution
+        steps.append((at + rng.uniform(60, 300), LifecycleAction.CLOSED, {}))
     return steps
 
 

@@ -32,6 +32,7 @@ STATS = [  # (title, query, expression over that query's columns, unit, threshol
     ("Forecast by now", "forecast", "if(history_days > 0, round(history_to_now / history_days, 1), NULL)", "short",
      None),
     ("Handled today", "cases", "handled", "short", None),
+    ("Resolution rate", "cases", "if(closed > 0, 100 * closed_resolved / closed, NULL)", "percent", "resolution"),
     ("In queue", "cases", "in_queue", "short", None),
     ("Oldest waiting", "cases", "if(in_queue > 0, dateDiff('second', oldest_waiting_since, now()), NULL)", "s", [900, 1800]),
     ("Service level", "sla", "if(fr_met + fr_breached > 0, 100 * fr_met / (fr_met + fr_breached), NULL)", "percent", "sl"),
@@ -62,6 +63,8 @@ def _thresholds(spec: object) -> dict:
     green, amber, red = "green", "orange", "red"
     if spec == "sl":
         steps = [{"color": red, "value": None}, {"color": amber, "value": 80}, {"color": green, "value": 90}]
+    elif spec == "resolution":
+        steps = [{"color": red, "value": None}, {"color": amber, "value": 90}, {"color": green, "value": 95}]
     elif spec == "csat":
         steps = [{"color": red, "value": None}, {"color": amber, "value": 60}, {"color": green, "value": 70}]
     elif spec == "nps":

@@ -147,6 +147,9 @@ def _case_figures(client: Client, contacts: list[dict], window: Window, keys, gr
         waiting = case["first_response_at"] is None and case["resolved_at"] is None and case["closed_at"] is None
         for key in keys(case["queue"][1], case["channel"][1]):
             g = groups[key]
+            if case["closed_at"] and case["closed_at"] >= day:
+                g["closed"] += 1
+                g["closed_resolved"] += case["resolved_at"] is not None
             if case["resolved_at"] and case["resolved_at"] >= day:
                 g["handled"] += 1
                 samples[key]["resolution"].append((case["resolved_at"] - case["opened_at"]).total_seconds())

@@ -14,6 +14,8 @@ the 14 before it):
 - SLA warnings / breaches: SLA events of any clock.
 - first response / resolution p50 and p90: seconds from the case's first contact to its first
   response (resolution), for cases answered (resolved) today; ``quantileExact`` semantics.
+- resolution rate: cases closed today that were resolved / cases closed today (a case closed
+  without a resolution, e.g. the customer never answered, counts against it); the target is >= 95%.
 - upsell conversion: leads converted / leads with a result, each lead's latest result reported today
   (sales feed results back on ``upsell.outcomes.v1``), in the lead's queue and channel.
 - forecast: the mean of the previous days (up to 7, those with any contact) over the same span,
@@ -33,8 +35,8 @@ BASE = ("received", "received_15m", "repeats", "complaints", "abandoned", "phone
         "sla_warnings_today", "sla_warnings_15m", "sla_breaches_today", "sla_breaches_15m", "fr_met", "fr_breached",
         "upsell_leads", "upsell_decided", "upsell_converted", "handled", "responded", "in_queue",
         "oldest_waiting_since", "first_response_p50", "first_response_p90", "resolution_p50", "resolution_p90",
-        "csat_sum", "surveys", "nps_answers", "promoters", "detractors", "history_days", "history_to_now",
-        "history_whole_days")
+        "closed", "closed_resolved", "csat_sum", "surveys", "nps_answers", "promoters", "detractors", "history_days",
+        "history_to_now", "history_whole_days")
 PERCENTILES = (0.5, 0.9)
 
 
@@ -75,6 +77,7 @@ def derive(base: dict[str, object], now: datetime) -> dict[str, object]:
     out["repeat_rate"] = ratio("repeats", "received")
     out["complaint_rate"] = ratio("complaints", "received")
     out["abandon_rate"] = ratio("abandoned", "phone_received")
+    out["resolution_rate"] = ratio("closed_resolved", "closed")
     out["upsell_conversion"] = ratio("upsell_converted", "upsell_decided")
     days = float(base["history_days"])
     out["forecast_to_now"] = round(float(base["history_to_now"]) / days, 1) if days else None

@@ -58,6 +58,8 @@ CASES = (
     f"quantilesExactIf({LEVELS})(dateDiff('millisecond', opened_at, resolved_at) / 1000.0, "
     "resolved_at >= {day:DateTime64(3, 'UTC')}) AS resolution, "
     "sumIf(csat, survey_at >= {day:DateTime64(3, 'UTC')}) AS csat_sum, countIf(survey_at >= {day:DateTime64(3, 'UTC')}) AS surveys, "
+    "countIf(closed_at >= {day:DateTime64(3, 'UTC')}) AS closed, "
+    "countIf(closed_at >= {day:DateTime64(3, 'UTC')} AND resolved_at IS NOT NULL) AS closed_resolved, "
     "countIf(nps_at >= {day:DateTime64(3, 'UTC')}) AS nps_answers, "
     "countIf(nps_at >= {day:DateTime64(3, 'UTC')} AND nps >= 9) AS promoters, "
     "countIf(nps_at >= {day:DateTime64(3, 'UTC')} AND nps <= 6) AS detractors "

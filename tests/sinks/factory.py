@@ -1,10 +1,11 @@
 """A generated, seeded data set of every event type the sink stores, relative to 'now'.
 
 Covers what the KPIs must get right: repeats, complaints, abandoned calls, auto-replies,
-cases opened yesterday, escalations moving a case's queue, surveys (CSAT and NPS), upsell results
-(none, one, or a lead reported twice; one for a lead the sink never saw), contacts of earlier days
-(the forecast's history, with days missing), SLA warnings and breaches
-inside and outside the last 15 minutes, and upstream duplicates (the same event twice).
+cases opened yesterday, cases closed with and without a resolution, escalations moving a case's
+queue, surveys (CSAT and NPS), upsell results (none, one, or a lead reported twice; one for a lead
+the sink never saw), contacts of earlier days (the forecast's history, with days missing), SLA
+warnings and breaches inside and outside the last 15 minutes, and upstream duplicates (the same
+event twice).
 """
 from __future__ import annotations
 
@@ -100,9 +101,13 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                                              data=Escalation(case_id=case_id, from_tier=1, to_tier=2, queue=new_queue,
                                                              reason="rule", trigger="rule")))
         if fate < 0.7:
+            if rng.random() < 0.3:  # closed without a resolution (the customer never answered)
+                ds.events.append(lifecycle(case_id, LifecycleAction.CLOSED, when(fr_at, now)))
             continue
         resolved = when(fr_at, now)
         ds.events.append(lifecycle(case_id, LifecycleAction.RESOLVED, resolved))
+        if rng.random() < 0.7:
+            ds.events.append(lifecycle(case_id, LifecycleAction.CLOSED, when(resolved, now)))
         if rng.random() < 0.6:  # a survey: CSAT, NPS or both; some customers answer the NPS question again later
             surveyed = when(resolved, now + timedelta(seconds=1))
             kind = rng.random()

@@ -23,6 +23,7 @@ SAME_AS = {"Received today": "received", "Received, last 15 min": "received_15m"
            "Resolution p50": "resolution_p50", "Resolution p90": "resolution_p90", "Repeat contacts": "repeat_rate",
            "Complaints": "complaint_rate", "Abandoned calls": "abandon_rate", "Upsell leads today": "upsell_leads",
            "Upsell conversion": "upsell_conversion", "Forecast by now": "forecast_to_now",
+           "Resolution rate": "resolution_rate",
            "CSAT": "csat", "NPS": "nps", "Oldest waiting": "oldest_waiting_seconds"}
 
 

@@ -83,7 +83,8 @@ def test_wallboard_shows_clickhouse_figures_and_moves_with_a_new_contact(kafka_s
         assert page.locator("#kpi-in_queue").text_content() == f"{audit['total']['in_queue']:,}"
         assert page.locator("#kpi-upsell_leads").text_content() == f"{audit['total']['upsell_leads']:,}"
         assert page.locator("#kpi-nps").text_content() == f"{audit['total']['nps']:.1f}"  # the data set has NPS answers
-        total = audit["total"]  # and upsell results, and the forecast (the data set has earlier days)
+        total = audit["total"]  # and the resolution rate, upsell results, the forecast (the data set has earlier days)
+        assert page.locator("#kpi-resolution_rate").text_content() == f"{total['resolution_rate']:.1f}%"
         forecast = total["volume_vs_forecast"]
         assert page.locator("#kpi-volume_vs_forecast").text_content() == \
             ("–" if forecast is None else f"{'+' if forecast > 0 else ''}{forecast:.1f}%")

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas import (Channel, DedupVerdict, LifecycleEvent, RoutedContactEvent, UpsellLeadEvent, UpsellOutcome,
-                     UpsellOutcomeEvent, UpsellResult)
+from schemas import (Channel, DedupVerdict, LifecycleAction, LifecycleEvent, RoutedContactEvent, UpsellLeadEvent,
+                     UpsellOutcome, UpsellOutcomeEvent, UpsellResult)
 from schemas.topics import by_event_type
 from sinks.pii import Protector
 from sinks.rows import BUILDERS
@@ -101,6 +101,16 @@ def test_board_counts_match_the_generated_events(ch: Client, loaded) -> None:
     assert total["upsell_conversion"] == round(100.0 * len(converted) / len(results), 1)
     for queue in {leads[lead].queue for lead in results}:
         assert board["by_queue"][queue]["upsell_converted"] == sum(leads[lead].queue == queue for lead in converted)
+    closed: dict[str, datetime] = {}  # resolution rate: cases closed today, and of those the ones resolved
+    resolved: set[str] = set()
+    for e in data.of(LifecycleEvent):
+        if e.data.action is LifecycleAction.CLOSED:
+            closed[e.data.case_id] = max(e.data.at, closed.get(e.data.case_id, e.data.at))
+        elif e.data.action is LifecycleAction.RESOLVED:
+            resolved.add(e.data.case_id)
+    today = [case for case, at in closed.items() if at >= window.day_start]
+    assert total["closed"] == len(today) > total["closed_resolved"] == len(set(today) & resolved) > 0
+    assert total["resolution_rate"] == round(100.0 * total["closed_resolved"] / total["closed"], 1)
     shifted: dict[int, list[datetime]] = {}  # forecast: the 7 days before today, each shifted onto today
     for c in contacts.values():
         ago = window.day_start - c.contact.received_at
