@@ -6,6 +6,8 @@ with secrets masked (``intake config show``).
 """
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -40,6 +42,8 @@ def _default(cls: type[BaseSettings], name: str) -> str:
         return "(secret)" if value.get_secret_value() else "(empty)"
     if hasattr(value, "value"):  # enums
         value = value.value
+    if isinstance(value, list):  # as the environment variable would say it: JSON
+        return "`" + json.dumps([getattr(v, "value", v) for v in value], ensure_ascii=False) + "`"
     if value in (None, ""):
         return "(none)"
     # defaults computed from the working directory (the embedded data folder) read the same anywhere

@@ -14,6 +14,7 @@ from .deadletter import DeadLetterEvent
 from .envelope import Envelope
 from .escalation import EscalationEvent
 from .lifecycle import LifecycleEvent
+from .outbound import OutboundEvent
 from .raw import RawPayloadEvent
 from .replay import ReplayReportEvent
 from .routed import RoutedContactEvent
@@ -60,6 +61,9 @@ UPSELL = TopicSpec("upsell.leads.v1", UpsellLeadEvent, "customer key",
 UPSELL_OUTCOMES = TopicSpec("upsell.outcomes.v1", UpsellOutcomeEvent, "lead id",
                             "Sales' result for a lead (converted, declined), fed back by the sales system; "
                             "the latest per lead counts.")
+OUTBOUND = TopicSpec("outbound.v1", OutboundEvent, "case id",
+                     "Messages for other systems to send (the pipeline sends none itself): acknowledgements of new "
+                     "cases, addressed on the customer's channel.")
 ALERTS = TopicSpec("alerts.v1", AlertEvent, "alert fingerprint",
                    "Operational alerts (breach spikes, silent channels, dead-letter rate), firing and resolved.",
                    partitions=1)
@@ -71,8 +75,8 @@ REPLAY_REPORTS = TopicSpec("replay.reports.v1", ReplayReportEvent, "run id",
                            "Replay (what-if) runs: live vs replayed SLA attainment, queue / category changes, leads.",
                            partitions=1, retention_ms=90 * DAY_MS)
 
-CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, UPSELL_OUTCOMES, ALERTS,
-                                  DEADLETTER, REPLAY_REPORTS)
+CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, UPSELL_OUTCOMES, OUTBOUND,
+                                  ALERTS, DEADLETTER, REPLAY_REPORTS)
 
 
 def by_event_type() -> dict[str, TopicSpec]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, REPLAY_REPORTS, ROUTED, SLA, UPSELL, UPSELL_OUTCOMES,
-                     AlertEvent, DeadLetterEvent, EscalationEvent, LifecycleEvent, ReplayReportEvent,
-                     RoutedContactEvent, SlaEvent, SlaFigures, TopicSpec, UpsellLeadEvent, UpsellOutcomeEvent)
+from schemas import (ALERTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, REPLAY_REPORTS, ROUTED, SLA, UPSELL,
+                     UPSELL_OUTCOMES, AlertEvent, Channel, DeadLetterEvent, EscalationEvent, LifecycleEvent,
+                     OutboundEvent, ReplayReportEvent, RoutedContactEvent, SlaEvent, SlaFigures, TopicSpec,
+                     UpsellLeadEvent, UpsellOutcomeEvent)
 
 from .pii import Protector
 
@@ -85,6 +86,19 @@ def upsell_outcome(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
                               "note": d.note or ""}
 
 
+ADDRESS_KIND = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.PHONE: "phone"}  # else a platform handle
+
+
+def outbound(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
+    event = OutboundEvent.decode(raw)
+    d = event.data
+    yield "outbound", {"event_id": event.id, "at": event.time, "kind": str(d.kind), "template": d.template,
+                       "case_id": d.case_id, "contact_id": d.contact_id, "channel": str(d.channel),
+                       "recipient": protect(ADDRESS_KIND.get(d.channel, "handle"), d.to),
+                       "in_reply_to": d.in_reply_to or "", "language": d.language or "",
+                       "pii_policy": str(protect.policy)}
+
+
 def alert(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
     event = AlertEvent.decode(raw)
     d = event.data
@@ -148,5 +162,5 @@ def _text(value: bytes | None) -> tuple[str, str]:
 
 
 BUILDERS: dict[TopicSpec, Builder] = {ROUTED: routed, LIFECYCLE: lifecycle, SLA: sla, ESCALATIONS: escalation,
-                                      UPSELL: upsell, UPSELL_OUTCOMES: upsell_outcome, ALERTS: alert,
+                                      UPSELL: upsell, UPSELL_OUTCOMES: upsell_outcome, OUTBOUND: outbound, ALERTS: alert,
                                       DEADLETTER: deadletter, REPLAY_REPORTS: replay_report}

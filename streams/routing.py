@@ -1,4 +1,4 @@
-"""Faust wiring of contact routing: CONTACTS -> customer cases -> ROUTED, ESCALATIONS, UPSELL
+"""Faust wiring of contact routing: CONTACTS -> customer cases -> ROUTED, ESCALATIONS, UPSELL, OUTBOUND
 (and each routed contact as a command for the SLA clocks, :mod:`streams.sla.commands`).
 
 * ``route_ingress`` (CONTACTS, any producer's partitioner): decode, dead-letter what is
@@ -7,7 +7,8 @@
 * ``route_cases`` (``<app>-customers``, keyed by customer key): the identity union-find
   (:mod:`streams.identity`: follow forward pointers, merge the customers one contact links),
   then the decision against the customer's cases (``customers`` table) with
-  :class:`streams.decide.decider.Decider`; also applies lifecycle and escalation events,
+  :class:`streams.decide.decider.Decider` (a new case's acknowledgement request goes to OUTBOUND,
+  :mod:`streams.decide.acknowledge`); also applies lifecycle and escalation events,
   which ``route_lifecycle`` / ``route_escalations`` re-key from case id to customer key
   (case ids embed their customer key).
 
@@ -34,13 +35,15 @@ from schemas.deadletter import DeadLetter, DeadLetterEvent
 from schemas.envelope import stable_event_id
 from schemas.escalation import EscalationEvent
 from schemas.lifecycle import LifecycleEvent
+from schemas.outbound import OutboundEvent
 from schemas.routed import DedupVerdict, RoutedContactEvent
-from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
+from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, ROUTED, UPSELL
 from schemas.upsell import UpsellLeadEvent
 
 from . import metrics
 from .app import app, settings, table, topic
 from .delivery import Outbox, batches
+from .decide.acknowledge import acknowledgement
 from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
 from .identity import Walk, first_hop
@@ -61,6 +64,7 @@ lifecycle_topic = topic(LIFECYCLE)
 escalations_topic = topic(ESCALATIONS)
 routed_topic = topic(ROUTED)
 upsell_topic = topic(UPSELL)
+outbound_topic = topic(OUTBOUND)
 deadletter_topic = topic(DEADLETTER)
 customer_topic = packed(app.topic(f"{app.conf.id}-customers", internal=True, partitions=PARTITIONS,
                                   key_type=bytes, value_type=bytes))
@@ -122,6 +126,11 @@ async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
                               data=outcome.escalation)
         await out.add(escalations_topic, case_id.encode(), esc.encode())
         tally.inc(metrics.ESCALATIONS, outcome.escalation.queue, str(outcome.escalation.to_tier))
+    ack = acknowledgement(routed, settings.acknowledge_channels)
+    if ack is not None:
+        request = OutboundEvent(id=stable_event_id("ack", routed.contact_id), source=SOURCE, subject=case_id, data=ack)
+        await out.add(outbound_topic, case_id.encode(), request.encode())
+        tally.inc(metrics.OUTBOUND, ack.kind.value, ack.channel.value)
     if outcome.lead is not None:
         lead = UpsellLeadEvent(id=stable_event_id("upsell", routed.contact_id), source=SOURCE, subject=case_id,
                                data=outcome.lead)

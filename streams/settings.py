@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.contact import Channel
+
 
 class StreamSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_STREAMS_", env_file=".env", extra="ignore")
@@ -71,6 +73,10 @@ class StreamSettings(BaseSettings):
     stall_action: Literal["exit", "report"] = Field(default="exit", description=(
         "on a stall: exit (status 75, for the supervisor to restart the worker: nothing is lost, uncommitted "
         "events are processed again) or report (only /healthz and the intake_worker_stalled gauge)"))
+    acknowledge_channels: list[Channel] = Field(
+        default=[Channel.EMAIL, Channel.WEBFORM, Channel.SMS, Channel.SOCIAL], description=(
+            "channels whose new cases get an acknowledgement request on outbound.v1 (JSON list, e.g. "
+            "'[\"email\", \"sms\"]'; [] for none); chat and phone answer in the conversation itself"))
     rules_dir: Path | None = Field(default=None, description="folder with routing/classification/upsell rules; None for the shipped rules")
     sla_policy: Path | None = Field(default=None, description="SLA policy file; None for the shipped presets")
     clock: Literal["wall", "event"] = Field(

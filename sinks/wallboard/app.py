@@ -31,8 +31,8 @@ from .replays import replay_runs
 QueueQ = Annotated[str, Query(max_length=64, description="only this queue")]
 ChannelQ = Annotated[str, Query(max_length=32, description="only this channel")]
 PAGE = Path(__file__).parent / "static" / "index.html"
-TABLES = ("contacts", "contact_text", "lifecycle", "sla_events", "escalations", "upsell_leads", "upsell_outcomes", "alerts",
-          "dead_letters")
+TABLES = ("contacts", "contact_text", "lifecycle", "sla_events", "escalations", "upsell_leads", "upsell_outcomes",
+          "outbound", "alerts", "dead_letters")
 
 
 def _json_default(value: Any) -> Any:

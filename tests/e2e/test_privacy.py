@@ -44,6 +44,11 @@ def test_planted_identifiers_are_not_stored_or_logged_in_clear(pipeline: Pipelin
                          headers={"Authorization": f"Bearer {pipeline.api_token}"}).status_code == 200
     wait_for(stored, timeout=60, message="the contact stored")
 
+    def acknowledged() -> bool:  # the acknowledgement request carries the address: scanned too
+        return httpx.get(f"{pipeline.wallboard_url}/api/status", timeout=5, headers={
+            "Authorization": f"Bearer {pipeline.api_token}"}).json()["rows"]["outbound"] > 0
+    wait_for(acknowledged, timeout=60, message="the acknowledgement request stored")
+
     pipeline.stop("sink")  # chdb: one process per directory
     scan = subprocess.run([sys.executable, "-c", SCAN, event_id, phone_local, email], cwd=REPO, env=pipeline.env,
                           capture_output=True, text=True, timeout=120)

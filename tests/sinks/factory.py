@@ -15,8 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 from schemas import (Alert, AlertEvent, AlertStatus, CallDetails, Channel, Contact, DeadLetter, DeadLetterEvent,
                      DedupVerdict, Escalation, EscalationEvent, Identifiers, Lifecycle, LifecycleAction,
-                     LifecycleEvent, RoutedContact, RoutedContactEvent, Sla, SlaClock, SlaEvent, SlaStatus, UpsellKind,
-                     UpsellLead, UpsellLeadEvent, UpsellOutcome, UpsellOutcomeEvent, UpsellResult, stable_event_id)
+                     LifecycleEvent, Outbound, OutboundEvent, OutboundKind, RoutedContact, RoutedContactEvent, Sla,
+                     SlaClock, SlaEvent, SlaStatus, UpsellKind, UpsellLead, UpsellLeadEvent, UpsellOutcome,
+                     UpsellOutcomeEvent, UpsellResult, stable_event_id)
 from schemas.envelope import Envelope
 from schemas.replay import QueueComparison, ReplayReport, ReplayReportEvent, SlaFigures
 
@@ -77,6 +78,13 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                                call=call)
         case_id = first.data.case_id
         ds.events.append(first)
+        if channel in (Channel.EMAIL, Channel.SMS):  # the routing agents' acknowledgement request
+            ds.events.append(OutboundEvent(source="/tests/streams", time=opened, id=f"ack-{n}", subject=case_id,
+                                           data=Outbound(kind=OutboundKind.ACKNOWLEDGEMENT, template="case_received",
+                                                         case_id=case_id,
+                                                         contact_id=first.data.contact_id, channel=channel,
+                                                         to=first.data.contact.customer.email if channel is Channel.EMAIL
+                                                         else first.data.contact.customer.phone)))
         if rng.random() < 0.1:
             ds.events.append(first)  # upstream duplicate: same routed event delivered twice
         for r in range(rng.choice([0, 0, 0, 1, 2])):  # repeat contacts on the same case

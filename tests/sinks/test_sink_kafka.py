@@ -17,7 +17,7 @@ from .helpers import produce, running_sink, wait_until
 pytestmark = pytest.mark.kafka
 TABLE = {"contacts.routed.v1": "contacts", "lifecycle.v1": "lifecycle", "sla.v1": "sla_events",
          "escalations.v1": "escalations", "upsell.leads.v1": "upsell_leads", "upsell.outcomes.v1": "upsell_outcomes",
-         "alerts.v1": "alerts", "deadletter.v1": "dead_letters"}
+         "outbound.v1": "outbound", "alerts.v1": "alerts", "deadletter.v1": "dead_letters"}
 
 
 def expected_rows(events: list) -> Counter:
@@ -55,6 +55,8 @@ def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: 
     assert "'converted' or 'declined'" in causes[kafka_settings.topic(UPSELL_OUTCOMES)]
     phone, email = ch.query("SELECT phone, email FROM contacts LIMIT 1").result_rows[0]
     assert phone == "+86138****5678" and email == "l***@example.com"  # masked by the default policy
+    recipients = dict(ch.query("SELECT channel, any(recipient) FROM outbound GROUP BY channel").result_rows)
+    assert recipients == {"email": email, "sms": phone}  # acknowledgement addresses too
 
 
 def test_backend_outage_loses_and_doubles_nothing(kafka_settings: KafkaSettings, ch: Client,

@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from schemas.admin import ensure_topics
 from schemas.contact import ContactEvent
 from schemas.settings import KafkaSettings
-from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, ROUTED, UPSELL
+from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, ROUTED, UPSELL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ class Outputs:
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self.kafka = kafka
-        self.names = {kafka.topic(t): t.name for t in (ROUTED, ESCALATIONS, UPSELL, DEADLETTER)}
+        self.names = {kafka.topic(t): t.name for t in (ROUTED, ESCALATIONS, UPSELL, OUTBOUND, DEADLETTER)}
         self.consumer = Consumer(kafka.confluent(**{"group.id": f"test-{uuid.uuid4().hex}",
                                                     "auto.offset.reset": "earliest", "enable.auto.commit": False}))
         self.consumer.subscribe(list(self.names))

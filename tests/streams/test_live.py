@@ -12,7 +12,7 @@ import pytest
 from intake import kafka_range
 from schemas.contact import Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
-from schemas.topics import DEADLETTER, ESCALATIONS, ROUTED, SLA, UPSELL
+from schemas.topics import DEADLETTER, ESCALATIONS, OUTBOUND, ROUTED, SLA, UPSELL
 from streams.packing import PACKED, frame, unpack
 from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
 from streams.tables import key_partition
@@ -111,6 +111,13 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
         assert all(x["data"] == copies[0]["data"] for x in copies)
     for cid, before in before_kill.items():
         assert results[cid] == before
+    acks: dict[str, set[str]] = {}  # one acknowledgement per new case on an asynchronous channel, whatever was re-sent
+    for x in out.events[OUTBOUND.name]:
+        acks.setdefault(x["data"]["contact_id"], set()).add(x["id"])
+    assert set(acks) == {e1.id, rq["contact_id"]} and all(len(ids) == 1 for ids in acks.values())
+    ack = next(x["data"] for x in out.events[OUTBOUND.name] if x["data"]["contact_id"] == e1.id)
+    assert (ack["channel"], ack["to"], ack["in_reply_to"], ack["case_id"]) == ("email", EMAIL, "<m1@example.cn>",
+                                                                             r1["case_id"])
     assert len({r["case_id"] for r in (r1, rw, rs, rr, r2)}) == 1
     metrics = worker.metrics()
     assert "intake_routing_redeliveries_total" in metrics
