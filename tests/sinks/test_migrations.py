@@ -19,6 +19,15 @@ from .test_wallboard_queries import write
 ALL = available()
 
 
+def migrated_before(version: int, settings: SinkSettings, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """A database as a deployment older than migration ``version`` left it."""
+    client = connect(settings.dsn, settings.database)
+    with monkeypatch.context() as patch:
+        patch.setattr(migrations, "available", lambda: [m for m in ALL if m.version < version])
+        migrate(client, settings)
+    return client
+
+
 def test_migrations_apply_once_and_are_recorded(ch: Client, sink_settings: SinkSettings) -> None:
     assert migrate(ch, sink_settings) == []  # the fixture applied them already
     recorded = ch.query("SELECT version, name FROM schema_migrations ORDER BY version").result_rows
@@ -42,15 +51,12 @@ def test_retention_and_types_come_from_settings(ch: Client, sink_settings: SinkS
 
 def test_nps_answers_stored_before_the_nps_migration_are_folded_into_their_cases(sink_settings: SinkSettings,
                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    client = connect(sink_settings.dsn, sink_settings.database)
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in ALL if m.version < 9])
-    migrate(client, sink_settings)
+    client = migrated_before(9, sink_settings, monkeypatch)
     t0 = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
     opened = routed_contact(message_id="nps-1", received_at=t0, case_id="case-nps")
     write(client, sink_settings, [opened, lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=2),
                                                     csat=80, nps=3),
                                   lifecycle("case-nps", LifecycleAction.SURVEY_ANSWERED, t0 + timedelta(hours=3), nps=10)])
-    monkeypatch.undo()
 
     assert migrate(client, sink_settings)[0] == "009_nps"  # then the migrations after it
 
@@ -66,14 +72,11 @@ def test_nps_answers_stored_before_the_nps_migration_are_folded_into_their_cases
 
 def test_contacts_stored_before_the_volume_migration_are_counted_once(sink_settings: SinkSettings,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    client = connect(sink_settings.dsn, sink_settings.database)
-    monkeypatch.setattr(migrations, "available", lambda: [m for m in ALL if m.version < 11])
-    migrate(client, sink_settings)
+    client = migrated_before(11, sink_settings, monkeypatch)
     t0 = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
     before = [routed_contact(message_id=f"v{n}", received_at=t0 + timedelta(seconds=20 * n), queue=q)
               for n, q in enumerate(["general", "general", "general", "vip"])]
     write(client, sink_settings, before + [routed_contact(message_id="v0", received_at=t0, queue="general")])
-    monkeypatch.undo()
 
     assert migrate(client, sink_settings)[0] == "011_volume"
 
