@@ -14,7 +14,6 @@ def export_json_schemas(directory: Path) -> list[Path]:
         model = spec.value
         schema = model.model_json_schema(mode="serialization")
         schema["$id"] = f"urn:intake:event:{model.EVENT_TYPE}"
-        schema["properties"]["type"]["const"] = model.EVENT_TYPE
         path = directory / f"{model.EVENT_TYPE}.json"
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
         written.append(path)

@@ -7,6 +7,7 @@ hashing a phone-number list without the key.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from .settings import PiiPolicy
 
@@ -21,6 +22,12 @@ class Protector:
         # (measured: 658 us instead of 5.7 us per value); a copy and update keep the GIL.
         self._mac = hmac.new(key.encode(), digestmod="sha256")
         self._hashes: dict[str, str] = {}  # repeat customers: the same identifier hashed once
+        # the policy decided once: the sink calls this six times per contact
+        self._by_kind: dict[str, Callable[[str], str]] = (
+            dict.fromkeys(MASKERS, _clear) if policy is PiiPolicy.CLEAR else
+            dict.fromkeys(MASKERS, self.hash) if policy is PiiPolicy.HASH else dict(MASKERS))
+        self._default: Callable[[str], str] = (
+            _clear if policy is PiiPolicy.CLEAR else self.hash if policy is PiiPolicy.HASH else mask_tail)
 
     def hash(self, value: str) -> str:
         hashed = self._hashes.get(value)
@@ -40,13 +47,11 @@ class Protector:
         return self.hash(value)
 
     def __call__(self, kind: str, value: str | None) -> str:
-        if not value:
-            return ""
-        if self.policy is PiiPolicy.CLEAR:
-            return value
-        if self.policy is PiiPolicy.HASH:
-            return self.hash(value)
-        return MASKERS.get(kind, mask_tail)(value)
+        return self._by_kind.get(kind, self._default)(value) if value else ""
+
+
+def _clear(value: str) -> str:
+    return value
 
 
 def mask_middle(value: str, head: int, tail: int) -> str:

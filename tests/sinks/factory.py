@@ -85,7 +85,7 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                                                          contact_id=first.data.contact_id, channel=channel,
                                                          to=first.data.contact.customer.email if channel is Channel.EMAIL
                                                          else first.data.contact.customer.phone)))
-        if rng.random() < 0.1:
+        if rng.random() < 0.1 or n == 0:  # at least one, whatever the clock does to the draws
             ds.events.append(first)  # upstream duplicate: same routed event delivered twice
         for r in range(rng.choice([0, 0, 0, 1, 2])):  # repeat contacts on the same case
             at = when(opened, now)

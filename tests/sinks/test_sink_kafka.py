@@ -35,7 +35,8 @@ def table_counts(ch: Client, tables) -> Counter:
 def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: KafkaSettings, ch: Client,
                                                                 sink_settings: SinkSettings) -> None:
     events = generate(cases=60).events
-    assert any(a is b for a, b in zip(events, events[1:]))  # the data set has re-emitted routed events
+    routed = [e for e in events if isinstance(e, RoutedContactEvent)]
+    assert len({e.id for e in routed}) < len(routed)  # the data set has re-emitted routed events
     poison = [(ROUTED, b"{not json"), (LIFECYCLE, b'{"specversion": "1.0", "type": "intake.case.lifecycle.v1"}'),
               (UPSELL_OUTCOMES, b'{"source": "/crm", "data": {"lead_id": "l1", "result": "bought", '
                                 b'"at": "2026-12-06T09:30:00Z"}}')]
