@@ -50,20 +50,21 @@ def routed_contact(*, channel: Channel = Channel.WEBFORM, message_id: str, recei
 
 
 def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> DataSet:
-    rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=rng.randrange(0, 1000) * 1000)
+    rng = random.Random(seed)  # which events exist: never drawn from the clock's span, so any 'now' gives the same set
+    timing = random.Random(seed)  # when they happen: how many bits a draw takes depends on 'now'
+    now = (now or datetime.now(timezone.utc)).replace(microsecond=timing.randrange(0, 1000) * 1000)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     ds = DataSet()
     used: set[datetime] = set()
 
     def when(start: datetime, end: datetime) -> datetime:
-        """Distinct millisecond timestamps: argMin/argMax never see ties."""
-        while True:
-            span = max(1, int((end - start).total_seconds() * 1000))
-            at = start + timedelta(milliseconds=rng.randrange(span))
-            if at not in used:
-                used.add(at)
-                return at
+        """Distinct millisecond timestamps: argMin/argMax never see ties. A span too short for another
+        distinct value (just after midnight, 'today' is a few ms long) grows past its end."""
+        span = max(1, int((end - start).total_seconds() * 1000))
+        while (at := start + timedelta(milliseconds=timing.randrange(span))) in used:
+            span += 1
+        used.add(at)
+        return at
 
     for n in range(cases):
         channel = rng.choice(CHANNELS)
@@ -85,7 +86,7 @@ def generate(now: datetime | None = None, cases: int = 120, seed: int = 7) -> Da
                                                          contact_id=first.data.contact_id, channel=channel,
                                                          to=first.data.contact.customer.email if channel is Channel.EMAIL
                                                          else first.data.contact.customer.phone)))
-        if rng.random() < 0.1 or n == 0:  # at least one, whatever the clock does to the draws
+        if rng.random() < 0.1 or n == 0:  # at least one, whatever the seed
             ds.events.append(first)  # upstream duplicate: same routed event delivered twice
         for r in range(rng.choice([0, 0, 0, 1, 2])):  # repeat contacts on the same case
             at = when(opened, now)

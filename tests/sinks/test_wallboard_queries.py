@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -55,6 +56,9 @@ def assert_boards_equal(fast: dict, slow: dict) -> None:
 @pytest.fixture
 def loaded(ch: Client, sink_settings: SinkSettings):
     now = datetime.now(timezone.utc)
+    if now - Window.at(now).day_start < timedelta(seconds=10):  # the data, 5 s back, would all be yesterday's
+        time.sleep(10)
+        now = datetime.now(timezone.utc)
     data = generate(now=now - timedelta(seconds=5))
     write(ch, sink_settings, data.events)
     return data, Window.at(now)
