@@ -11,16 +11,18 @@ from .envelope import Envelope, Model
 
 class OutboundKind(StrEnum):
     ACKNOWLEDGEMENT = "acknowledgement"
+    SURVEY = "survey"
 
 
 class Outbound(Model):
     """One message to one customer, on the channel they used, with what a template needs."""
 
     kind: OutboundKind
-    template: str = Field(description="the sending system's template, e.g. case_received")
+    template: str = Field(description="the sending system's template: case_received or case_survey")
     case_id: str = Field(min_length=1)
-    contact_id: str = Field(min_length=1, description="the contact this answers")
-    channel: Channel = Field(description="where to send: the channel the contact came in on")
+    contact_id: str = Field(min_length=1, description="the contact this answers (a survey: the case's latest)")
+    channel: Channel = Field(description="where to send: the contact's channel, or the one that reaches its "
+                                         "customer privately (after a call: SMS)")
     to: str = Field(min_length=1, description="the customer's address on that channel: email, E.164 phone or "
                                                "platform handle")
     in_reply_to: str | None = Field(default=None, description="email: the Message-ID answered, so the reply threads")

@@ -63,7 +63,7 @@ UPSELL_OUTCOMES = TopicSpec("upsell.outcomes.v1", UpsellOutcomeEvent, "lead id",
                             "the latest per lead counts.")
 OUTBOUND = TopicSpec("outbound.v1", OutboundEvent, "case id",
                      "Messages for other systems to send (the pipeline sends none itself): acknowledgements of new "
-                     "cases, addressed on the customer's channel.")
+                     "cases and satisfaction surveys of closed ones, addressed on the customer's channel.")
 ALERTS = TopicSpec("alerts.v1", AlertEvent, "alert fingerprint",
                    "Operational alerts (breach spikes, silent channels, dead-letter rate), firing and resolved.",
                    partitions=1)

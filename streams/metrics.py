@@ -12,8 +12,8 @@ REDELIVERIES = Counter("intake_routing_redeliveries_total",
 REPEATS = Counter("intake_routing_repeat_contacts_total", "Repeat contacts linked to an open case", ["channel", "queue"])
 ESCALATIONS = Counter("intake_routing_escalations_total", "Tier escalations raised by routing rules", ["queue", "tier"])
 UPSELL = Counter("intake_routing_upsell_total", "Upsell verdicts", ["verdict"])
-OUTBOUND = Counter("intake_routing_outbound_total", "Outbound message requests (acknowledgements of new cases)",
-                   ["kind", "channel"])
+OUTBOUND = Counter("intake_routing_outbound_total",
+                   "Outbound message requests (acknowledgements of new cases, surveys of closed ones)", ["kind", "channel"])
 MERGES = Counter("intake_routing_identity_merges_total", "Customer keys merged into another (identity links)")
 CASE_UPDATES = Counter("intake_routing_case_updates_total", "Lifecycle / escalation events applied to cases", ["kind"])
 

@@ -8,7 +8,8 @@
   (:mod:`streams.identity`: follow forward pointers, merge the customers one contact links),
   then the decision against the customer's cases (``customers`` table) with
   :class:`streams.decide.decider.Decider` (a new case's acknowledgement request goes to OUTBOUND,
-  :mod:`streams.decide.acknowledge`); also applies lifecycle and escalation events,
+  :mod:`streams.decide.outbound`); also applies lifecycle and escalation events (a case's closing
+  asks for its satisfaction survey on OUTBOUND),
   which ``route_lifecycle`` / ``route_escalations`` re-key from case id to customer key
   (case ids embed their customer key).
 
@@ -35,7 +36,7 @@ from schemas.deadletter import DeadLetter, DeadLetterEvent
 from schemas.envelope import stable_event_id
 from schemas.escalation import EscalationEvent
 from schemas.lifecycle import LifecycleEvent
-from schemas.outbound import OutboundEvent
+from schemas.outbound import Outbound, OutboundEvent
 from schemas.routed import DedupVerdict, RoutedContactEvent
 from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, ROUTED, UPSELL
 from schemas.upsell import UpsellLeadEvent
@@ -43,9 +44,9 @@ from schemas.upsell import UpsellLeadEvent
 from . import metrics
 from .app import app, settings, table, topic
 from .delivery import Outbox, batches
-from .decide.acknowledge import acknowledgement
-from .decide.cases import CustomerState, apply_lifecycle, customer_of_case
+from .decide.cases import CLOSED, CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
+from .decide.outbound import acknowledgement, survey
 from .identity import Walk, first_hop
 from .packing import packed
 from .sla.clock import ROUTED_COMMAND
@@ -126,15 +127,20 @@ async def _publish(out: Outbox, outcome: Outcome, case_id: str) -> None:
                               data=outcome.escalation)
         await out.add(escalations_topic, case_id.encode(), esc.encode())
         tally.inc(metrics.ESCALATIONS, outcome.escalation.queue, str(outcome.escalation.to_tier))
-    ack = acknowledgement(routed, settings.acknowledge_channels)
-    if ack is not None:
-        request = OutboundEvent(id=stable_event_id("ack", routed.contact_id), source=SOURCE, subject=case_id, data=ack)
-        await out.add(outbound_topic, case_id.encode(), request.encode())
-        tally.inc(metrics.OUTBOUND, ack.kind.value, ack.channel.value)
+    await _ask(out, acknowledgement(routed, settings.acknowledge_channels), stable_event_id("ack", routed.contact_id))
     if outcome.lead is not None:
         lead = UpsellLeadEvent(id=stable_event_id("upsell", routed.contact_id), source=SOURCE, subject=case_id,
                                data=outcome.lead)
         await out.add(upsell_topic, routed.customer_key.encode(), lead.encode())
+
+
+async def _ask(out: Outbox, message: Outbound | None, event_id: str) -> None:
+    """Request ``message`` on OUTBOUND (keyed by case id), if there is one."""
+    if message is None:
+        return
+    request = OutboundEvent(id=event_id, source=SOURCE, subject=message.case_id, data=message)
+    await out.add(outbound_topic, message.case_id.encode(), request.encode())
+    tally.inc(metrics.OUTBOUND, message.kind.value, message.channel.value)
 
 
 @app.agent(customer_topic)
@@ -203,11 +209,15 @@ async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, 
         raise ValueError(f"unknown customer message kind {kind!r}")
     if kind == b"L":
         event = LifecycleEvent.decode(payload)
+        case = state.cases.get(event.data.case_id)
+        was_closed = case is not None and case.status == CLOSED
         if not apply_lifecycle(state, event.data):
             await out.add(deadletter_topic, None,
                           dead_letter("route_cases", payload, f"lifecycle for unknown case {event.data.case_id}"))
             return
         tally.inc(metrics.CASE_UPDATES, f"lifecycle:{event.data.action.value}")
+        if case is not None and case.status == CLOSED and not was_closed:  # a re-delivered 'closed' asks nothing
+            await _ask(out, survey(case, settings.survey_channels), stable_event_id("survey", event.id))
         return
     esc = EscalationEvent.decode(payload).data
     case = state.cases.get(esc.case_id)

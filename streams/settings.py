@@ -80,6 +80,10 @@ class StreamSettings(BaseSettings):
         default=[Channel.EMAIL, Channel.WEBFORM, Channel.SMS, Channel.SOCIAL], description=(
             "channels whose new cases get an acknowledgement request on outbound.v1 (JSON list, e.g. "
             "'[\"email\", \"sms\"]'; [] for none); chat and phone answer in the conversation itself"))
+    survey_channels: list[Channel] = Field(
+        default=list(Channel), description=(
+            "channels whose closed cases get a satisfaction-survey request on outbound.v1, by the channel of the "
+            "case's latest private contact (a call is surveyed by SMS); [] for none"))
     rules_dir: Path | None = Field(default=None, description="folder with routing/classification/upsell rules; None for the shipped rules")
     sla_policy: Path | None = Field(default=None, description="SLA policy file; None for the shipped presets")
     clock: Literal["wall", "event"] = Field(

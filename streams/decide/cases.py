@@ -42,6 +42,9 @@ class Case:
     sketch: list[int] = field(default_factory=list)
     contacts: int = 1
     repeats: int = 0
+    # where to answer (the case's latest contact that could be answered privately), for the survey
+    # on closing: [channel it came in on, channel to answer on, address, contact id, language or ""]
+    reply_to: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Field order and omitted defaults of the former pydantic ``model_dump(exclude_defaults=True)``."""
@@ -65,6 +68,8 @@ class Case:
             d["contacts"] = self.contacts
         if self.repeats:
             d["repeats"] = self.repeats
+        if self.reply_to is not None:
+            d["reply_to"] = self.reply_to
         return d
 
     @classmethod

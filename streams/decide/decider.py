@@ -13,6 +13,7 @@ from schemas.upsell import UpsellLead
 from ..rules.loader import RuleFiles, load_rule_files
 from .cases import Case, CustomerState, match_case
 from .classify import Classifier
+from .outbound import reply_address
 from .priority import PriorityTable, segment_of
 from .route import RuleTable
 from .text import shingles, sketch
@@ -88,6 +89,8 @@ class Decider:
                               f"first-contact responsibility; rules alone would give {rule.name} -> {rule.queue}")
         if contact.thread and contact.thread.message_id:
             state.msgids[contact.thread.message_id] = case.id
+        if (address := reply_address(contact)) is not None:
+            case.reply_to = [contact.channel.value, address[0].value, address[1], event.id, contact.language or ""]
         esc = None
         if up is not None and up.tier > case.tier:
             esc = Escalation(case_id=case.id, from_tier=case.tier, to_tier=up.tier, queue=up.queue, trigger="rule",

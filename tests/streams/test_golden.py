@@ -7,7 +7,9 @@ The walk encodings (``hops``) were re-recorded once, when merge walks began re-p
 merged keys they pass (:mod:`streams.identity`); every verdict and state stayed byte-identical.
 Hops and state digests were re-recorded a second time for the identity shortcut (a contact first
 probes its target; roots remember their merged keys in ``members``): again every verdict,
-routed, escalation and lead encoding of the 476 steps stayed byte-identical.
+routed, escalation and lead encoding of the 476 steps stayed byte-identical. A third time when
+cases began remembering where to answer (``reply_to``, for the survey on closing): 390 state
+digests and the 12 hops that carry state changed, every other field of the 476 steps did not.
 The legacy models are kept below as the reference for the stored state's JSON layout.
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ class LegacyCase(BaseModel):
     sketch: list[int] = Field(default_factory=list)
     contacts: int = 1
     repeats: int = 0
+    reply_to: list[str] | None = None  # added with survey requests, same layout rule
 
 
 class LegacyState(BaseModel):
@@ -87,7 +90,7 @@ cases = st.builds(LegacyCase, id=names, status=st.sampled_from(["open", "waiting
                   opened_at=floats, last_at=floats, last_channel=names, category=names, severity=st.integers(0, 3),
                   queue=names, tier=st.integers(1, 3), owner=st.none() | names, refs=st.lists(names, max_size=3),
                   sketch=st.lists(st.integers(0, 2**32 - 1), max_size=4), contacts=st.integers(1, 5),
-                  repeats=st.integers(0, 3))
+                  repeats=st.integers(0, 3), reply_to=st.none() | st.lists(names, min_size=5, max_size=5))
 states = st.builds(LegacyState, forward=st.none() | names, seq=st.integers(0, 10**4), segment=st.none() | names,
                    seen=st.dictionaries(names, floats, max_size=4), cases=st.dictionaries(names, cases, max_size=3),
                    msgids=st.dictionaries(names, names, max_size=3))

@@ -113,12 +113,25 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
         assert results[cid] == before
     acks: dict[str, set[str]] = {}  # one acknowledgement per new case on an asynchronous channel, whatever was re-sent
     for x in out.events[OUTBOUND.name]:
-        acks.setdefault(x["data"]["contact_id"], set()).add(x["id"])
+        if x["data"]["kind"] == "acknowledgement":
+            acks.setdefault(x["data"]["contact_id"], set()).add(x["id"])
     assert set(acks) == {e1.id, rq["contact_id"]} and all(len(ids) == 1 for ids in acks.values())
     ack = next(x["data"] for x in out.events[OUTBOUND.name] if x["data"]["contact_id"] == e1.id)
     assert (ack["channel"], ack["to"], ack["in_reply_to"], ack["case_id"]) == ("email", EMAIL, "<m1@example.cn>",
                                                                              r1["case_id"])
     assert len({r["case_id"] for r in (r1, rw, rs, rr, r2)}) == 1
+
+    # --- the desk closes the case (the event delivered twice): one survey, by text, where the customer last wrote ---
+    close = LifecycleEvent(source="/tests", data=Lifecycle(case_id=r1["case_id"], action=LifecycleAction.CLOSED,
+                                                           at=T0 + timedelta(hours=3)))
+    out.send_lifecycle(close)
+    out.send_lifecycle(close)
+    out.wait(lambda: [x for x in out.events[OUTBOUND.name] if x["data"]["kind"] == "survey"], WAIT, "a survey", worker)
+    out.poll(2.0)
+    surveys = [x for x in out.events[OUTBOUND.name] if x["data"]["kind"] == "survey"]
+    assert len(surveys) == 1  # no crash since the worker came back: one copy, not one id sent twice
+    assert {(x["data"]["case_id"], x["data"]["contact_id"], x["data"]["channel"], x["data"]["to"]) for x in surveys} == {
+        (r1["case_id"], s2.id, "sms", PHONE)}
     metrics = worker.metrics()
     assert "intake_routing_redeliveries_total" in metrics
 

@@ -1,15 +1,18 @@
-"""Which new cases are acknowledged, and on which address."""
+"""Which new cases are acknowledged and which closed ones surveyed, and on which address."""
 from __future__ import annotations
 
 import pytest
 
 from schemas.contact import Channel, ContactEvent, Thread
+from schemas.lifecycle import Lifecycle, LifecycleAction
 from schemas.outbound import OutboundKind
 from schemas.routed import DedupVerdict, RoutedContact
-from streams.decide.acknowledge import acknowledgement
+from streams.decide.cases import CustomerState, apply_lifecycle
+from streams.decide.outbound import acknowledgement, survey
 from streams.settings import StreamSettings
 
-from .builders import contact
+from .builders import T0, contact
+from .test_identity import DECIDER
 
 DEFAULT = StreamSettings().acknowledge_channels
 
@@ -59,3 +62,47 @@ def test_the_channels_are_configurable() -> None:
     call = contact("phone", "call-2", "", phone="+8613800138000")
     assert acknowledgement(routed(call), [Channel.PHONE]).to == "+8613800138000"  # a text after the call
     assert acknowledgement(routed(contact("sms", "s2", "hi", phone="+8613800138000")), []) is None
+
+
+SURVEYED = StreamSettings().survey_channels
+
+
+def decided(state: CustomerState, *events: ContactEvent) -> str:
+    """Decide ``events`` for one customer; the case id of the last."""
+    for event in events:
+        routed = DECIDER.decide(event, "cus-00000000000000aa", state, "test").routed
+    return routed.case_id
+
+
+def closed(state: CustomerState, case_id: str):
+    assert apply_lifecycle(state, Lifecycle(case_id=case_id, action=LifecycleAction.CLOSED, at=T0))
+    return state.cases[case_id]
+
+
+def test_a_closed_case_is_surveyed_where_its_latest_private_contact_came_from() -> None:
+    state = CustomerState()
+    mail = contact("email", "<s1@example.cn>", "订单A20261122001还没发货", email="li@example.cn", language="zh")
+    text = contact("sms", "SM9", "A20261122001 到底什么时候到", 5, phone="+8613800138000")
+    post = contact("social", "p9", "A20261122001 still nothing", 9, handle="weibo:li", is_public=True)
+    case_id = decided(state, mail, text, post)
+    assert DECIDER.decide(mail, "cus-00000000000000aa", state, "test").routed is None  # a re-delivery: no new address
+    ask = survey(closed(state, case_id), SURVEYED)
+    assert ask is not None
+    assert (ask.kind, ask.template, ask.case_id, ask.contact_id) == (OutboundKind.SURVEY, "case_survey", case_id, text.id)
+    assert (ask.channel, ask.to) == (Channel.SMS, "+8613800138000")  # not the public post, not the first email
+
+
+def test_a_call_is_surveyed_by_text_and_the_channels_are_configurable() -> None:
+    state = CustomerState()
+    case = closed(state, decided(state, contact("phone", "call-9", "坏了", phone="+8613800138000", language="zh")))
+    ask = survey(case, SURVEYED)
+    assert ask is not None and (ask.channel, ask.to, ask.language) == (Channel.SMS, "+8613800138000", "zh")
+    assert survey(case, [Channel.EMAIL]) is None and survey(case, []) is None
+
+
+def test_no_survey_without_a_private_address() -> None:
+    state = CustomerState()
+    public = closed(state, decided(state, contact("social", "p10", "where is my parcel", handle="weibo:x",
+                                                  is_public=True)))
+    nobody = closed(state, decided(state, contact("webform", "w10", "no way to reach me", 30)))
+    assert survey(public, SURVEYED) is None and survey(nobody, SURVEYED) is None
