@@ -190,5 +190,9 @@ class Publisher:
             return False
 
     def close(self, timeout: float = 10.0) -> None:
-        """Wait for every queued record's acknowledgement (serving the reports here), up to ``timeout``."""
+        """Wait for every queued record's acknowledgement (serving the reports here), up to ``timeout``,
+        then let go of the brokers: an unclosed producer keeps reconnecting until it is garbage-collected."""
         self._producer.flush(timeout)
+        self._producer.purge()  # what is still queued fails now, not at message.timeout.ms
+        self._producer.poll(0)  # and its delivery reports are served
+        self._producer.close()
