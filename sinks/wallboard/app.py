@@ -3,7 +3,7 @@
 Public: ``/`` (the page), ``/events`` (SSE board pushes), ``/api/summary`` (the board as JSON),
 ``/api/replays`` (what-if runs: aggregates only).
 Token (``Authorization: Bearer <INTAKE_SINK_API_TOKEN>``): ``/api/audit`` (brute-force board),
-``/api/status``, ``/api/contacts/{id}``, ``/api/dead-letters``, ``/api/alerts``.
+``/api/status``, ``/api/contacts/{id}``, ``/api/dead-letters``, ``/api/alerts``, ``/api/outbound``.
 """
 from __future__ import annotations
 
@@ -163,4 +163,6 @@ def create_app(board: Board, settings: SinkSettings, status: Callable[[], dict] 
 
     app.get("/api/dead-letters", summary="Latest dead letters", dependencies=protected)(recent("dead_letters"))
     app.get("/api/alerts", summary="Latest alerts", dependencies=protected)(recent("alerts"))
+    app.get("/api/outbound", summary="Latest outbound requests (acknowledgements, surveys), addresses per the PII policy",
+            dependencies=protected)(recent("outbound"))
     return app

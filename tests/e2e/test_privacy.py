@@ -1,13 +1,19 @@
 """Personal data: planted phone numbers and emails appear neither in service logs nor, verbatim,
-in any ClickHouse table (identifiers are masked or hashed by the sink's PII policy)."""
+in any ClickHouse table (identifiers are masked or hashed by the sink's PII policy), including the
+acknowledgement and survey requests addressed to the customer."""
 from __future__ import annotations
 
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timezone
 
 import httpx
 import pytest
+from confluent_kafka import Producer
+
+from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
+from schemas.topics import LIFECYCLE
 
 from .conftest import REPO, Pipeline, wait_for
 
@@ -44,10 +50,22 @@ def test_planted_identifiers_are_not_stored_or_logged_in_clear(pipeline: Pipelin
                          headers={"Authorization": f"Bearer {pipeline.api_token}"}).status_code == 200
     wait_for(stored, timeout=60, message="the contact stored")
 
-    def acknowledged() -> bool:  # the acknowledgement request carries the address: scanned too
-        return httpx.get(f"{pipeline.wallboard_url}/api/status", timeout=5, headers={
-            "Authorization": f"Bearer {pipeline.api_token}"}).json()["rows"]["outbound"] > 0
-    wait_for(acknowledged, timeout=60, message="the acknowledgement request stored")
+    auth = {"Authorization": f"Bearer {pipeline.api_token}"}
+    case_id = httpx.get(f"{pipeline.wallboard_url}/api/contacts/{event_id}", headers=auth, timeout=5).json()["case_id"]
+    producer = Producer(pipeline.kafka.confluent())  # the desk closes the case: its survey is requested
+    closed = LifecycleEvent(source="/tests/desk", data=Lifecycle(case_id=case_id, action=LifecycleAction.CLOSED,
+                                                                 at=datetime.now(timezone.utc)))
+    producer.produce(pipeline.kafka.topic(LIFECYCLE), key=case_id.encode(), value=closed.encode())
+    assert producer.flush(15) == 0
+
+    def requested() -> dict[str, dict]:  # acknowledgement and survey carry the address: scanned too
+        rows = httpx.get(f"{pipeline.wallboard_url}/api/outbound", headers=auth, timeout=5).json()
+        return {r["kind"]: r for r in rows if r["case_id"] == case_id}
+    asked = wait_for(lambda: r if len(r := requested()) == 2 else None, timeout=60,
+                     message="the acknowledgement and survey requests stored")
+    assert {(k, r["channel"], r["template"]) for k, r in asked.items()} == {
+        ("acknowledgement", "email", "case_received"), ("survey", "email", "case_survey")}
+    assert asked["survey"]["recipient"] == asked["acknowledgement"]["recipient"] != email
 
     pipeline.stop("sink")  # chdb: one process per directory
     scan = subprocess.run([sys.executable, "-c", SCAN, event_id, phone_local, email], cwd=REPO, env=pipeline.env,

@@ -31,12 +31,14 @@ def test_public_summary_and_page(client: TestClient) -> None:
 
 
 def test_everything_else_needs_the_token(client: TestClient) -> None:
-    for path in ("/api/audit", "/api/status", "/api/dead-letters", "/api/alerts", "/api/contacts/x"):
+    for path in ("/api/audit", "/api/status", "/api/dead-letters", "/api/alerts", "/api/outbound", "/api/contacts/x"):
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401, path
     auth = {"Authorization": "Bearer s3cret"}
     assert client.get("/api/status", headers=auth).json()["rows"]["alerts"] == 1
     assert client.get("/api/dead-letters", headers=auth).json()[0]["cause"] == "bad signature"
+    requests = client.get("/api/outbound?limit=3", headers=auth).json()
+    assert len(requests) == 3 and all(r["kind"] == "acknowledgement" and "*" in r["recipient"] for r in requests)
     assert client.get("/api/contacts/missing", headers=auth).status_code == 404
     assert client.get("/api/summary?queue=" + "q" * 100).status_code == 422
 
