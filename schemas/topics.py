@@ -16,6 +16,7 @@ from .escalation import EscalationEvent
 from .lifecycle import LifecycleEvent
 from .outbound import OutboundEvent
 from .raw import RawPayloadEvent
+from .recall import RecallEvent
 from .replay import ReplayReportEvent
 from .routed import RoutedContactEvent
 from .sla import SlaEvent
@@ -63,7 +64,10 @@ UPSELL_OUTCOMES = TopicSpec("upsell.outcomes.v1", UpsellOutcomeEvent, "lead id",
                             "the latest per lead counts.")
 OUTBOUND = TopicSpec("outbound.v1", OutboundEvent, "case id",
                      "Messages for other systems to send (the pipeline sends none itself): acknowledgements of new "
-                     "cases and satisfaction surveys of closed ones, addressed on the customer's channel.")
+                     "cases, satisfaction surveys of closed ones and recall notices, addressed on the customer's channel.")
+RECALLS = TopicSpec("recalls.v1", RecallEvent, "order number",
+                    "Recall campaigns' affected orders, one per event, from a product or quality system: each known "
+                    "customer of one gets a recall notice on outbound.v1.")
 ALERTS = TopicSpec("alerts.v1", AlertEvent, "alert fingerprint",
                    "Operational alerts (breach spikes, silent channels, dead-letter rate), firing and resolved.",
                    partitions=1)
@@ -75,8 +79,8 @@ REPLAY_REPORTS = TopicSpec("replay.reports.v1", ReplayReportEvent, "run id",
                            "Replay (what-if) runs: live vs replayed SLA attainment, queue / category changes, leads.",
                            partitions=1, retention_ms=90 * DAY_MS)
 
-CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, UPSELL_OUTCOMES, OUTBOUND,
-                                  ALERTS, DEADLETTER, REPLAY_REPORTS)
+CATALOG: tuple[TopicSpec, ...] = (RAW, CONTACTS, ROUTED, LIFECYCLE, SLA, ESCALATIONS, UPSELL, UPSELL_OUTCOMES, RECALLS,
+                                  OUTBOUND, ALERTS, DEADLETTER, REPLAY_REPORTS)
 
 
 def by_event_type() -> dict[str, TopicSpec]:

@@ -96,7 +96,7 @@ def outbound(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:
                        "case_id": d.case_id, "contact_id": d.contact_id, "channel": str(d.channel),
                        "recipient": protect(ADDRESS_KIND.get(d.channel, "handle"), d.to),
                        "in_reply_to": d.in_reply_to or "", "language": d.language or "",
-                       "pii_policy": str(protect.policy)}
+                       "pii_policy": str(protect.policy), "campaign_id": d.campaign_id or ""}
 
 
 def alert(raw: bytes, protect: Protector) -> Iterable[tuple[str, Row]]:

@@ -65,8 +65,13 @@ def node_keys(customer: Identifiers) -> list[tuple[str, str]]:
         if value:
             found.append((f"cus-{_hash(f'{kind}:{value}')}", kind))
     for order in dict.fromkeys(o.strip().lower() for o in customer.order_numbers if o.strip()):
-        found.append((f"cus-{_hash(f'order:{order}')}", "order"))
+        found.append((order_key(order), "order"))
     return list(dict.fromkeys(found))
+
+
+def order_key(order_number: str) -> str:
+    """The node key of an order number (as :func:`node_keys` derives it): where its customer can be found."""
+    return f"cus-{_hash(f'order:{order_number.strip().lower()}')}"
 
 
 def anonymous_key(dedup_key: str) -> str:

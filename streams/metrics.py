@@ -14,6 +14,8 @@ ESCALATIONS = Counter("intake_routing_escalations_total", "Tier escalations rais
 UPSELL = Counter("intake_routing_upsell_total", "Upsell verdicts", ["verdict"])
 OUTBOUND = Counter("intake_routing_outbound_total",
                    "Outbound message requests (acknowledgements of new cases, surveys of closed ones)", ["kind", "channel"])
+RECALLS = Counter("intake_routing_recalls_total", "Recalled orders: notice requested, order unknown to the desk, or "
+                  "its customer has no private address", ["result"])
 MERGES = Counter("intake_routing_identity_merges_total", "Customer keys merged into another (identity links)")
 CASE_UPDATES = Counter("intake_routing_case_updates_total", "Lifecycle / escalation events applied to cases", ["kind"])
 

@@ -9,9 +9,10 @@
   then the decision against the customer's cases (``customers`` table) with
   :class:`streams.decide.decider.Decider` (a new case's acknowledgement request goes to OUTBOUND,
   :mod:`streams.decide.outbound`); also applies lifecycle and escalation events (a case's closing
-  asks for its satisfaction survey on OUTBOUND),
-  which ``route_lifecycle`` / ``route_escalations`` re-key from case id to customer key
-  (case ids embed their customer key).
+  asks for its satisfaction survey on OUTBOUND), which ``route_lifecycle`` / ``route_escalations``
+  re-key from case id to customer key (case ids embed their customer key), and recalls, which
+  ``route_recalls`` (RECALLS) sends to the recalled order's key: its pointers lead to the customer
+  who quoted it, who gets a recall notice on OUTBOUND.
 
 The internal topic is produced with Faust's murmur2 partitioner and the table places keys
 with the same function (:mod:`streams.tables`), so state and the messages about it share
@@ -21,12 +22,13 @@ re-runs the batch, and the per-customer ``seen`` ids turn the re-run contact int
 re-delivery rather than a second routed event.
 
 Value layout on the internal topic: one kind byte (``C`` contact, ``L`` lifecycle,
-``E`` escalation), a one-line JSON header (at least ``{"key": ...}``), a newline, the original
-event bytes, so the contact is never re-encoded on the way.
+``E`` escalation, ``R`` recall), a one-line JSON header (at least ``{"key": ...}``), a newline,
+the original event bytes, so the contact is never re-encoded on the way.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -38,7 +40,8 @@ from schemas.escalation import EscalationEvent
 from schemas.lifecycle import LifecycleEvent
 from schemas.outbound import Outbound, OutboundEvent
 from schemas.routed import DedupVerdict, RoutedContactEvent
-from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, ROUTED, UPSELL
+from schemas.recall import RecallEvent
+from schemas.topics import CONTACTS, DEADLETTER, ESCALATIONS, LIFECYCLE, OUTBOUND, RECALLS, ROUTED, UPSELL
 from schemas.upsell import UpsellLeadEvent
 
 from . import metrics
@@ -46,8 +49,8 @@ from .app import app, settings, table, topic
 from .delivery import Outbox, batches
 from .decide.cases import CLOSED, CustomerState, apply_lifecycle, customer_of_case
 from .decide.decider import Decider, Outcome
-from .decide.outbound import acknowledgement, survey
-from .identity import Walk, first_hop
+from .decide.outbound import acknowledgement, recall_notice, survey
+from .identity import Walk, first_hop, order_key
 from .packing import packed
 from .sla.clock import ROUTED_COMMAND
 from .sla.commands import commands as sla_commands
@@ -55,6 +58,7 @@ from .sla.metrics import DEAD_LETTERS, expose
 
 log = logging.getLogger(__name__)
 SOURCE = "/streams/routing"
+EMPTY_STATE = CustomerState().encode()
 PARTITIONS = 4
 
 decider = Decider.load(settings.rules_dir)  # a bad rules file stops the worker here, naming file and line
@@ -63,6 +67,7 @@ log.info("routing rules %s loaded", decider.version)
 contacts_topic = topic(CONTACTS)
 lifecycle_topic = topic(LIFECYCLE)
 escalations_topic = topic(ESCALATIONS)
+recalls_topic = topic(RECALLS)
 routed_topic = topic(ROUTED)
 upsell_topic = topic(UPSELL)
 outbound_topic = topic(OUTBOUND)
@@ -173,7 +178,9 @@ async def route_cases(stream):  # noqa: ANN001
         await out.flush()  # every output acknowledged before the state is written
         for key, state in overlay.items():
             encoded = state.encode()
-            if encoded != stored[key]:  # a key a contact only passed through keeps its changelog record
+            # a key a contact only passed through keeps its changelog record; one nothing was known of
+            # (a lifecycle event for an unknown case, a recall of an unknown order) gets none
+            if encoded != (stored[key] or EMPTY_STATE):
                 await out.put(customers, key.encode(), encoded)
         await out.flush()
         tally.flush()
@@ -205,8 +212,14 @@ async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, 
     if state.forward is not None:
         await _to_customer(out, kind, state.forward, orjson.dumps({"key": state.forward}), payload)
         return
-    if kind not in (b"L", b"E"):
+    if kind not in (b"L", b"E", b"R"):
         raise ValueError(f"unknown customer message kind {kind!r}")
+    if kind == b"R":
+        recall = RecallEvent.decode(payload)
+        notice = recall_notice(state, recall.data)
+        tally.inc(metrics.RECALLS, "requested" if notice else "no_address" if state.cases else "unknown_order")
+        await _ask(out, notice, stable_event_id("recall", recall.id))
+        return
     if kind == b"L":
         event = LifecycleEvent.decode(payload)
         case = state.cases.get(event.data.case_id)
@@ -229,37 +242,44 @@ async def _case_update(out: Outbox, kind: bytes, header: bytes, payload: bytes, 
     tally.inc(metrics.CASE_UPDATES, f"escalation:{esc.trigger}")
 
 
-async def _rekey_by_case(out: Outbox, agent: str, kind: bytes, raw: bytes, case_id: str) -> None:
+class Rejected(Exception):
+    """A well-formed record that names nothing this agent can route (dead-lettered as ``Rejected``)."""
+
+
+def _customer_of_case(case_id: str) -> str:
     customer = customer_of_case(case_id)
     if customer is None:
-        await out.add(deadletter_topic, None, dead_letter(agent, raw, f"case id {case_id!r} was not issued by the routing agents"))
-        return
-    await _to_customer(out, kind, customer, orjson.dumps({"key": customer}), raw)
+        raise Rejected(f"case id {case_id!r} was not issued by the routing agents")
+    return customer
+
+
+async def _rekey(stream: Any, agent: str, kind: bytes, customer_of: Callable[[bytes], str]) -> None:
+    """Each record to the customer key ``customer_of`` finds for it (on the internal topic, where
+    ``route_cases`` follows that key's pointers); one it finds none for is dead-lettered with the cause."""
+    async for batch in batches(stream):
+        out = Outbox()
+        for raw in batch:
+            try:
+                key = customer_of(raw)
+            except Exception as exc:  # noqa: BLE001
+                await out.add(deadletter_topic, None, dead_letter(agent, raw, exc))
+                continue
+            await _to_customer(out, kind, key, orjson.dumps({"key": key}), raw)
+        await out.flush()
 
 
 @app.agent(lifecycle_topic)
 async def route_lifecycle(stream):  # noqa: ANN001
-    async for batch in batches(stream):
-        out = Outbox()
-        for raw in batch:
-            try:
-                case_id = LifecycleEvent.decode(raw).data.case_id
-            except Exception as exc:  # noqa: BLE001
-                await out.add(deadletter_topic, None, dead_letter("route_lifecycle", raw, exc))
-                continue
-            await _rekey_by_case(out, "route_lifecycle", b"L", raw, case_id)
-        await out.flush()
+    await _rekey(stream, "route_lifecycle", b"L", lambda raw: _customer_of_case(LifecycleEvent.decode(raw).data.case_id))
 
 
 @app.agent(escalations_topic)
 async def route_escalations(stream):  # noqa: ANN001
-    async for batch in batches(stream):
-        out = Outbox()
-        for raw in batch:
-            try:
-                case_id = EscalationEvent.decode(raw).data.case_id
-            except Exception as exc:  # noqa: BLE001
-                await out.add(deadletter_topic, None, dead_letter("route_escalations", raw, exc))
-                continue
-            await _rekey_by_case(out, "route_escalations", b"E", raw, case_id)
-        await out.flush()
+    await _rekey(stream, "route_escalations", b"E",
+                 lambda raw: _customer_of_case(EscalationEvent.decode(raw).data.case_id))
+
+
+@app.agent(recalls_topic)
+async def route_recalls(stream):  # noqa: ANN001
+    """A recalled order goes to its order key, whose pointers lead to the customer who quoted it."""
+    await _rekey(stream, "route_recalls", b"R", lambda raw: order_key(RecallEvent.decode(raw).data.order_number))

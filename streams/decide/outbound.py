@@ -7,6 +7,8 @@ The pipeline only asks (an event on ``outbound.v1``); the desk's messaging syste
 * **Survey**: when a case is closed (lifecycle ``closed``; closed again after a reopening, again),
   on the channel of the case's latest contact that could be answered privately
   (``Case.reply_to``, kept in the customer's state for this).
+* **Recall notice**: when a recall names an order of a customer the desk knows, where that
+  customer last wrote privately (the cases quoting the order first).
 
 Never to an auto-reply or bounce (mail loops) nor on a public post (a case number is not for a
 public thread).
@@ -17,9 +19,10 @@ from collections.abc import Collection
 
 from schemas.contact import Channel, Contact, ContactKind
 from schemas.outbound import Outbound, OutboundKind
+from schemas.recall import Recall
 from schemas.routed import DedupVerdict, RoutedContact
 
-from .cases import Case
+from .cases import Case, CustomerState
 
 ACKNOWLEDGEMENT_TEMPLATE = "case_received"
 SURVEY_TEMPLATE = "case_survey"
@@ -69,3 +72,17 @@ def survey(case: Case, channels: Collection[Channel]) -> Outbound | None:
         return None
     return Outbound(kind=OutboundKind.SURVEY, template=SURVEY_TEMPLATE, case_id=case.id, contact_id=contact_id,
                     channel=Channel(channel), to=to, language=language or None)
+
+
+def recall_notice(state: CustomerState, recall: Recall) -> Outbound | None:
+    """The notice for the customer whose state this is (the root an order's key leads to), or None
+    when none of their cases has a private address. Cases quoting the order come first, then the latest."""
+    order = recall.order_number.strip().lower()
+    reachable = [case for case in state.cases.values() if case.reply_to is not None]
+    if not reachable:
+        return None
+    case = max(reachable, key=lambda c: (order in (r.lower() for r in c.refs), c.last_at))
+    _, channel, to, contact_id, language = case.reply_to  # type: ignore[misc]
+    return Outbound(kind=OutboundKind.RECALL, template=recall.template, case_id=case.id, contact_id=contact_id,
+                    channel=Channel(channel), to=to, language=language or None, campaign_id=recall.campaign_id,
+                    product=recall.product)

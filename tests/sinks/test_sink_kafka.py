@@ -7,7 +7,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import REGISTRY
 
-from schemas import LIFECYCLE, ROUTED, UPSELL_OUTCOMES, KafkaSettings, RoutedContactEvent
+from schemas import (LIFECYCLE, ROUTED, UPSELL_OUTCOMES, Channel, KafkaSettings, Outbound, OutboundEvent, OutboundKind,
+                     RoutedContactEvent)
 from schemas.topics import by_event_type
 from sinks.settings import SinkSettings
 
@@ -37,6 +38,10 @@ def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: 
     events = generate(cases=60).events
     routed = [e for e in events if isinstance(e, RoutedContactEvent)]
     assert len({e.id for e in routed}) < len(routed)  # the data set has re-emitted routed events
+    notice = Outbound(kind=OutboundKind.RECALL, template="recall_notice", case_id=routed[0].data.case_id,
+                      contact_id=routed[0].data.contact_id, channel=Channel.EMAIL, to="li.lei@example.com",
+                      campaign_id="RC-2026-014", product="kettle K2")
+    events.append(OutboundEvent(source="/tests/streams", subject=notice.case_id, data=notice))
     poison = [(ROUTED, b"{not json"), (LIFECYCLE, b'{"specversion": "1.0", "type": "intake.case.lifecycle.v1"}'),
               (UPSELL_OUTCOMES, b'{"source": "/crm", "data": {"lead_id": "l1", "result": "bought", '
                                 b'"at": "2026-12-06T09:30:00Z"}}')]
@@ -58,6 +63,8 @@ def test_every_topic_lands_once_and_poison_becomes_dead_letters(kafka_settings: 
     assert phone == "+86138****5678" and email == "l***@example.com"  # masked by the default policy
     recipients = dict(ch.query("SELECT channel, any(recipient) FROM outbound GROUP BY channel").result_rows)
     assert recipients == {"email": email, "sms": phone}  # acknowledgement addresses too
+    assert ch.query("SELECT kind, campaign_id, recipient FROM outbound WHERE campaign_id != ''").result_rows == [
+        ("recall", "RC-2026-014", email)]
 
 
 def test_backend_outage_loses_and_doubles_nothing(kafka_settings: KafkaSettings, ch: Client,

@@ -8,13 +8,16 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from intake import kafka_range
 from schemas.contact import Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
-from schemas.topics import DEADLETTER, ESCALATIONS, OUTBOUND, ROUTED, SLA, UPSELL
+from schemas.recall import Recall, RecallEvent
+from schemas.topics import DEADLETTER, ESCALATIONS, OUTBOUND, RECALLS, ROUTED, SLA, UPSELL
 from streams.packing import PACKED, frame, unpack
 from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
+from streams.identity import order_key
 from streams.tables import key_partition
 
 from .builders import T0, contact
@@ -134,6 +137,73 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
         (r1["case_id"], s2.id, "sms", PHONE)}
     metrics = worker.metrics()
     assert "intake_routing_redeliveries_total" in metrics
+
+
+def test_a_recall_reaches_the_customer_who_quoted_the_order_on_any_of_their_keys(
+        live: tuple[LiveWorker, Outputs]) -> None:
+    """The order was quoted on an email and the customer later wrote by SMS about it too: the order's key
+    was merged into the customer, and the recall follows its pointer to them."""
+    worker, out = live
+    tag = uuid.uuid4().hex[:6]
+    order, email, phone = f"R{tag}".upper(), f"recall-{tag}@example.cn", f"+86139{int(tag, 16) % 10**8:08d}"
+    first = contact("email", f"<rc-{tag}@example.cn>", f"订单{order}的水壶漏水", at=T0 + timedelta(days=40),
+                    email=email, order_numbers=[order])
+    then = contact("sms", f"RC-{tag}", f"{order} 水壶还是漏水", at=T0 + timedelta(days=40, minutes=5), phone=phone,
+                   order_numbers=[order])
+    out.send(first)
+    r1 = out.routed_once(first, WAIT, worker)
+    out.send(then)
+    assert out.routed_once(then, WAIT, worker)["case_id"] == r1["case_id"]
+    unknown_before = worker.metric('intake_routing_recalls_total{result="unknown_order"}')
+    recall = RecallEvent(source="/tests/quality", data=Recall(campaign_id=f"RC-{tag}", order_number=order.lower(),
+                                                               product="kettle K2"))
+    out.send_raw(order.encode(), recall.encode(), RECALLS)
+    out.send_raw(b"X-unknown", RecallEvent(source="/tests/quality", data=Recall(
+        campaign_id=f"RC-{tag}", order_number=f"X{tag}")).encode(), RECALLS)
+    notices = out.wait(lambda: [x["data"] for x in out.events[OUTBOUND.name] if x["data"]["kind"] == "recall"
+                                and x["data"]["campaign_id"] == f"RC-{tag}"], WAIT, "the recall notice", worker)
+    assert [(n["case_id"], n["channel"], n["to"], n["contact_id"], n["product"]) for n in notices] == [
+        (r1["case_id"], "sms", phone, then.id, "kettle K2")]
+    out.wait(lambda: worker.metric('intake_routing_recalls_total{result="unknown_order"}') > unknown_before, WAIT,
+             "the unknown order counted", worker)
+    # what the re-keying agents cannot place is dead-lettered with its cause
+    dead_before = len(out.events[DEADLETTER.name])
+    out.send_raw(b"garbage", b"{not a recall", RECALLS)
+    out.send_lifecycle(LifecycleEvent(source="/tests", data=Lifecycle(case_id=f"foreign-{tag}",
+                                                                      action=LifecycleAction.CLOSED, at=T0)))
+
+    def rekey_letters() -> list[dict] | None:
+        found = [x["data"] for x in out.events[DEADLETTER.name][dead_before:]
+                 if x["data"]["stage"] in ("agent:route_recalls", "agent:route_lifecycle")]
+        return found if len(found) >= 2 else None
+    letters = out.wait(rekey_letters, WAIT, "two dead letters", worker)
+    assert {(d["stage"], d["error_type"]) for d in letters} == {("agent:route_recalls", "ValidationError"),
+                                                               ("agent:route_lifecycle", "Rejected")}
+    assert any(f"foreign-{tag}" in d["cause"] and "not issued" in d["cause"] for d in letters)
+    # counted after its batch wrote the table: an order nobody quoted got no (empty) customer record
+    changelog = f"{worker.env['INTAKE_STREAMS_APP_ID']}-customers-changelog"
+    assert order_key(f"X{tag}").encode() not in _keys(out.kafka, changelog)
+    assert order_key(order).encode() in _keys(out.kafka, changelog)  # the control: the quoted order's pointer
+
+
+def _keys(kafka, topic: str) -> set[bytes]:  # noqa: ANN001
+    """Every key on ``topic``, read from the start to its end."""
+    consumer = Consumer(kafka.confluent(**{"group.id": f"keys-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False,
+                                           "auto.offset.reset": "earliest", "enable.partition.eof": True}))
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    keys, at_end = set(), set()
+    try:
+        while len(at_end) < len(partitions):
+            msg = consumer.poll(5.0)
+            assert msg is not None, f"{topic}: no end of partition reached"
+            if msg.error():
+                at_end.add(msg.partition())
+            else:
+                keys.add(msg.key())
+    finally:
+        consumer.close()
+    return keys
 
 
 def _random_inputs(rng: random.Random, n: int) -> tuple[list, list[bytes]]:

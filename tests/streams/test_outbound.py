@@ -1,4 +1,4 @@
-"""Which new cases are acknowledged and which closed ones surveyed, and on which address."""
+"""Which new cases are acknowledged, which closed ones surveyed, which customers told of a recall, and on which address."""
 from __future__ import annotations
 
 import pytest
@@ -6,9 +6,10 @@ import pytest
 from schemas.contact import Channel, ContactEvent, Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction
 from schemas.outbound import OutboundKind
+from schemas.recall import Recall
 from schemas.routed import DedupVerdict, RoutedContact
 from streams.decide.cases import CustomerState, apply_lifecycle
-from streams.decide.outbound import acknowledgement, survey
+from streams.decide.outbound import acknowledgement, recall_notice, survey
 from streams.settings import StreamSettings
 
 from .builders import T0, contact
@@ -106,3 +107,26 @@ def test_no_survey_without_a_private_address() -> None:
                                                   is_public=True)))
     nobody = closed(state, decided(state, contact("webform", "w10", "no way to reach me", 30)))
     assert survey(public, SURVEYED) is None and survey(nobody, SURVEYED) is None
+
+
+def test_a_recall_reaches_the_customer_where_the_case_quoting_the_order_was_last_answerable() -> None:
+    state = CustomerState()
+    decided(state, contact("email", "<r1@example.cn>", "订单A20261122001的水壶漏水", email="li@example.cn",
+                           order_numbers=["A20261122001"]))
+    decided(state, contact("sms", "SM20", "会员续费怎么弄", 60 * 24 * 3, phone="+8613800138000"))  # a later, other case
+    recall = Recall(campaign_id="RC-2026-014", order_number=" a20261122001 ", product="kettle K2")
+    notice = recall_notice(state, recall)
+    assert notice is not None
+    assert (notice.kind, notice.template, notice.campaign_id, notice.product) == (
+        OutboundKind.RECALL, "recall_notice", "RC-2026-014", "kettle K2")
+    assert (notice.channel, notice.to) == (Channel.EMAIL, "li@example.cn")  # the case about the order, not the latest
+    other = recall_notice(state, Recall(campaign_id="RC-2026-015", order_number="B999"))
+    assert other is not None and (other.channel, other.to) == (Channel.SMS, "+8613800138000")  # then the latest
+
+
+def test_no_recall_notice_without_a_private_address() -> None:
+    state = CustomerState()
+    decided(state, contact("social", "p11", "A20261122009 broke", handle="weibo:y", is_public=True,
+                           order_numbers=["A20261122009"]))
+    assert recall_notice(state, Recall(campaign_id="RC-1", order_number="A20261122009")) is None
+    assert recall_notice(CustomerState(), Recall(campaign_id="RC-1", order_number="A20261122009")) is None
