@@ -144,6 +144,43 @@ def traffic(
 
 
 @app.command()
+def recall(
+    campaign: Annotated[str, typer.Argument(help="the recall campaign's id, e.g. RC-2026-014")],
+    orders: Annotated[Path, typer.Argument(help="file with one affected order number per line; - for stdin")],
+    product: Annotated[Optional[str], typer.Option(help="what is recalled, for the notice's template")] = None,
+    template: Annotated[str, typer.Option(help="the sending system's template for the notice")] = "recall_notice",
+) -> None:
+    """Publish a recall campaign on recalls.v1, one event per affected order: every customer the desk
+    knows to have quoted one gets a recall notice on outbound.v1. Publishing the same campaign again
+    gives the same event ids, so a sender can drop the repeats."""
+    from confluent_kafka import Producer
+
+    from schemas import RECALLS, KafkaSettings, Recall, RecallEvent, stable_event_id
+
+    if str(orders) != "-" and not orders.is_file():
+        raise typer.BadParameter(f"no such file: {orders}", param_hint="ORDERS")
+    kafka = KafkaSettings()
+    lines = sys.stdin if str(orders) == "-" else orders.open(encoding="utf-8")
+    numbers = list(dict.fromkeys(n for n in (line.strip() for line in lines) if n))
+    producer = Producer(kafka.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20}))
+    for number in numbers:
+        event = RecallEvent(id=stable_event_id("recall", campaign, number.lower()), source="/intake/recall",
+                            subject=number, data=Recall(campaign_id=campaign, order_number=number, template=template,
+                                                        product=product))
+        while True:
+            try:
+                producer.produce(kafka.topic(RECALLS), key=number.encode(), value=event.encode())
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.1)
+    unsent = producer.flush(60)
+    if unsent:
+        typer.echo(f"{unsent} of {len(numbers)} recalled orders not acknowledged by Kafka", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{campaign}: {len(numbers)} recalled order numbers published")
+
+
+@app.command()
 def report() -> None:
     """Accepted vs stored: prints accepted, stored, duplicates suppressed, dead-lettered, lost (must be 0)."""
     from intake.report import build_report

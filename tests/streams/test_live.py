@@ -9,15 +9,16 @@ from datetime import timedelta
 import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from typer.testing import CliRunner
 
 from intake import kafka_range
+from intake.cli import app as cli
 from schemas.contact import Thread
 from schemas.lifecycle import Lifecycle, LifecycleAction, LifecycleEvent
-from schemas.recall import Recall, RecallEvent
 from schemas.topics import DEADLETTER, ESCALATIONS, OUTBOUND, RECALLS, ROUTED, SLA, UPSELL
+from streams.identity import order_key
 from streams.packing import PACKED, frame, unpack
 from streams.sla.clock import PARTITIONS, ROUTED_COMMAND, commands_topic
-from streams.identity import order_key
 from streams.tables import key_partition
 
 from .builders import T0, contact
@@ -155,11 +156,11 @@ def test_a_recall_reaches_the_customer_who_quoted_the_order_on_any_of_their_keys
     out.send(then)
     assert out.routed_once(then, WAIT, worker)["case_id"] == r1["case_id"]
     unknown_before = worker.metric('intake_routing_recalls_total{result="unknown_order"}')
-    recall = RecallEvent(source="/tests/quality", data=Recall(campaign_id=f"RC-{tag}", order_number=order.lower(),
-                                                               product="kettle K2"))
-    out.send_raw(order.encode(), recall.encode(), RECALLS)
-    out.send_raw(b"X-unknown", RecallEvent(source="/tests/quality", data=Recall(
-        campaign_id=f"RC-{tag}", order_number=f"X{tag}")).encode(), RECALLS)
+    published = CliRunner().invoke(cli, ["recall", f"RC-{tag}", "-", "--product", "kettle K2"],
+                                   input=f"{order.lower()}\n\nX{tag}\n{order.lower()}\n", env={
+                                       "INTAKE_KAFKA_BOOTSTRAP_SERVERS": out.kafka.bootstrap_servers,
+                                       "INTAKE_KAFKA_TOPIC_PREFIX": out.kafka.topic_prefix})
+    assert published.exit_code == 0 and f"RC-{tag}: 2 recalled order numbers published" in published.output, published.output
     notices = out.wait(lambda: [x["data"] for x in out.events[OUTBOUND.name] if x["data"]["kind"] == "recall"
                                 and x["data"]["campaign_id"] == f"RC-{tag}"], WAIT, "the recall notice", worker)
     assert [(n["case_id"], n["channel"], n["to"], n["contact_id"], n["product"]) for n in notices] == [
