@@ -160,8 +160,8 @@ def recall(
     if str(orders) != "-" and not orders.is_file():
         raise typer.BadParameter(f"no such file: {orders}", param_hint="ORDERS")
     kafka = KafkaSettings()
-    lines = sys.stdin if str(orders) == "-" else orders.open(encoding="utf-8")
-    numbers = list(dict.fromkeys(n for n in (line.strip() for line in lines) if n))
+    text = sys.stdin.read() if str(orders) == "-" else orders.read_text(encoding="utf-8")
+    numbers = list(dict.fromkeys(n for n in (line.strip() for line in text.splitlines()) if n))
     producer = Producer(kafka.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20}))
     for number in numbers:
         event = RecallEvent(id=stable_event_id("recall", campaign, number.lower()), source="/intake/recall",

@@ -13,7 +13,7 @@ REPEATS = Counter("intake_routing_repeat_contacts_total", "Repeat contacts linke
 ESCALATIONS = Counter("intake_routing_escalations_total", "Tier escalations raised by routing rules", ["queue", "tier"])
 UPSELL = Counter("intake_routing_upsell_total", "Upsell verdicts", ["verdict"])
 OUTBOUND = Counter("intake_routing_outbound_total",
-                   "Outbound message requests (acknowledgements of new cases, surveys of closed ones)", ["kind", "channel"])
+                   "Outbound message requests (acknowledgements, surveys, recall notices)", ["kind", "channel"])
 RECALLS = Counter("intake_routing_recalls_total", "Recalled orders: notice requested, order unknown to the desk, or "
                   "its customer has no private address", ["result"])
 MERGES = Counter("intake_routing_identity_merges_total", "Customer keys merged into another (identity links)")

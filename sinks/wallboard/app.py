@@ -163,6 +163,6 @@ def create_app(board: Board, settings: SinkSettings, status: Callable[[], dict] 
 
     app.get("/api/dead-letters", summary="Latest dead letters", dependencies=protected)(recent("dead_letters"))
     app.get("/api/alerts", summary="Latest alerts", dependencies=protected)(recent("alerts"))
-    app.get("/api/outbound", summary="Latest outbound requests (acknowledgements, surveys), addresses per the PII policy",
-            dependencies=protected)(recent("outbound"))
+    app.get("/api/outbound", summary="Latest outbound requests (acknowledgements, surveys, recall notices), "
+            "addresses per the PII policy", dependencies=protected)(recent("outbound"))
     return app

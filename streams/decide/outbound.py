@@ -1,4 +1,4 @@
-"""Which cases get a message asked for (an acknowledgement, a satisfaction survey) and where it goes.
+"""Which cases get a message asked for (acknowledgement, satisfaction survey, recall notice) and where it goes.
 
 The pipeline only asks (an event on ``outbound.v1``); the desk's messaging system sends.
 
@@ -65,13 +65,9 @@ def acknowledgement(routed: RoutedContact, channels: Collection[Channel]) -> Out
 
 def survey(case: Case, channels: Collection[Channel]) -> Outbound | None:
     """The survey for a case just closed, if its latest private contact came in on one of ``channels``."""
-    if case.reply_to is None:
+    if case.reply_to is None or Channel(case.reply_to[0]) not in channels:
         return None
-    came_in, channel, to, contact_id, language = case.reply_to
-    if Channel(came_in) not in channels:
-        return None
-    return Outbound(kind=OutboundKind.SURVEY, template=SURVEY_TEMPLATE, case_id=case.id, contact_id=contact_id,
-                    channel=Channel(channel), to=to, language=language or None)
+    return _reply(case, OutboundKind.SURVEY, SURVEY_TEMPLATE)
 
 
 def recall_notice(state: CustomerState, recall: Recall) -> Outbound | None:
@@ -82,7 +78,11 @@ def recall_notice(state: CustomerState, recall: Recall) -> Outbound | None:
     if not reachable:
         return None
     case = max(reachable, key=lambda c: (order in (r.lower() for r in c.refs), c.last_at))
+    return _reply(case, OutboundKind.RECALL, recall.template, campaign_id=recall.campaign_id, product=recall.product)
+
+
+def _reply(case: Case, kind: OutboundKind, template: str, **fields: str | None) -> Outbound:
+    """``kind`` addressed where ``case`` was last answerable privately (its ``reply_to``, set)."""
     _, channel, to, contact_id, language = case.reply_to  # type: ignore[misc]
-    return Outbound(kind=OutboundKind.RECALL, template=recall.template, case_id=case.id, contact_id=contact_id,
-                    channel=Channel(channel), to=to, language=language or None, campaign_id=recall.campaign_id,
-                    product=recall.product)
+    return Outbound(kind=kind, template=template, case_id=case.id, contact_id=contact_id, channel=Channel(channel),
+                    to=to, language=language or None, **fields)
