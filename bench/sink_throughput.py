@@ -3,7 +3,9 @@ limit measured in the same run: the slower of
 
 * a bare confluent-kafka consume of the same messages (same topic, a fresh group, no decoding),
 * a bare columnar ``client.insert`` of the same rows (same tables and materialized views,
-  no Kafka, no decoding, no plan / commit).
+  no Kafka, no decoding, no plan / commit): clickhouse-connect's typed Native columns, the
+  fastest insert path in-process and alone (the sink sends JSON rows, which it is not:
+  ``bench/sink_insert_paths``).
 
 Targets: >= 150,000 rows/s per sink process and ratio to the limit >= 0.5.
 
@@ -27,9 +29,8 @@ from sinks.clickhouse import connect
 from sinks.migrations import migrate
 from sinks.pii import Protector
 from sinks.settings import SinkSettings
-from sinks.writer import Writer
 
-from ._sink_data import routed_events, row_blocks
+from ._sink_data import columnar, native_columns, routed_events, row_blocks
 from ._support import fresh_kafka, free_port, process_cpu_seconds, service, thread_cpu_seconds
 
 ROWS = int(os.environ.get("BENCH_SINK_ROWS", "200000"))
@@ -158,14 +159,13 @@ def _bare_rate(values: list[bytes], workdir: Path) -> tuple[float, float]:
     migrate(client, settings)
     protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
     batches = row_blocks(values, protect, BATCH, "bare")
-    writer = Writer(client, "bare")
-    columnar = [{t: ([[r.get(c) for r in rows] for c in writer.columns(t)], writer.columns(t)) for t, rows in b.items()}
-                for b in batches]
+    types = {table: native_columns(client, table) for table in batches[0]}
+    blocks = [{t: columnar(rows, types[t][0]) for t, rows in b.items()} for b in batches]
     began, cpu = time.monotonic(), time.process_time()
-    for n, batch in enumerate(columnar):
-        for table, (data, names) in batch.items():
-            client.insert(table, data, column_names=names, column_oriented=True,
-                          settings={"insert_deduplication_token": f"bare/{n}"})
+    for n, block in enumerate(blocks):
+        for table, data in block.items():
+            client.insert(table, data, column_names=types[table][0], column_type_names=types[table][1],
+                          column_oriented=True, settings={"insert_deduplication_token": f"bare/{n}"})
     return len(values) / (time.monotonic() - began), (time.process_time() - cpu) / len(values) * 1e6
 
 
