@@ -10,10 +10,10 @@ Exactly-once in ClickHouse on top of at-least-once Kafka delivery:
    its batch's name (:mod:`sinks.writer`).
 4. Only then are offsets committed (``last + 1``, synchronously).
 
-The inserts run on one writer thread, one block in flight: while ClickHouse stores a block
-(its engine works without the GIL), this thread consumes and builds the rows of the next one.
-Plans are written on this thread before their block is handed over, and a rebalance waits for
-an insert attempt in progress, so a partition's next owner never races an insert of its rows.
+Plans and inserts run on one writer thread, one block in flight: while ClickHouse stores a
+block (its engine works without the GIL), this thread consumes and builds the rows of the next
+one. Each insert attempt writes its batches' plan first, and a rebalance waits for an attempt in
+progress, so a partition's next owner never races an insert of its rows.
 
 A crash anywhere after 2 leaves a plan whose range starts at or after the committed offset.
 After a restart (or on the new owner after a rebalance) the first records seen for a
@@ -208,12 +208,9 @@ class SinkLoop:
         return self._retry(lambda: self.writer.planned(topic, partition, offset), "plan-read", None, None) or []
 
     def _flush(self, consumer: Consumer, batches: list[Batch], stop: threading.Event) -> None:
-        """Build the rows (the block before is being inserted meanwhile), plan, hand the block over."""
+        """Build the rows (the block before is being inserted meanwhile), then hand the block over."""
         started = time.perf_counter()
         rows = {b.token: self._rows(b) for b in batches}
-        fresh = [(b.topic, b.partition, b.first, b.last) for b in batches if b.replay_until is None]
-        if self._retry(lambda: self.writer.plan(fresh), "plan", consumer, stop) is None:
-            return
         if not self._complete(consumer, stop, block=True):  # one block in flight: memory stays bounded
             return
         assert self._inserts is not None
@@ -221,13 +218,18 @@ class SinkLoop:
 
     def _insert(self, batches: list[Batch], rows: dict[str, dict[str, list[Row]]],
                 stop: threading.Event) -> list[Batch] | None:
-        """On the writer thread: insert until stored (or stopping); returns the batches written."""
+        """On the writer thread: plan, then insert, until stored (or stopping); returns the batches written.
+
+        The plan is written here, not on the loop thread: chdb runs one statement at a time, so a
+        plan written there waited for the block in flight, and the loop thread with it.
+        """
         maybe_stored = {b.token for b in batches if b.replay_until is not None}
 
         def attempt() -> list[Batch]:
             with self._attempt:
                 # a partition revoked meanwhile (during an outage) is left out: its next owner replays the plan
                 live = [b for b in batches if (b.topic, b.partition) in self.assigned]
+                self.writer.plan([(b.topic, b.partition, b.first, b.last) for b in live if b.replay_until is None])
                 try:
                     self.writer.write([(b.token, rows[b.token]) for b in live], maybe_stored)
                 finally:

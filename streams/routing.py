@@ -14,7 +14,7 @@
   ``route_recalls`` (RECALLS) sends to the recalled order's key: its pointers lead to the customer
   who quoted it, who gets a recall notice on OUTBOUND.
 
-The internal topic is produced with Faust's murmur2 partitioner and the table places keys
+The internal topic is produced with Kafka's murmur2 partitioner and the table places keys
 with the same function (:mod:`streams.tables`), so state and the messages about it share
 a partition even though batches mix keys. Per batch: decide against an in-memory overlay,
 send every output and wait for Kafka's acks, *then* write the table; a crash in between
