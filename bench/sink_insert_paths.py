@@ -60,7 +60,7 @@ def _build_us(values: list[bytes], protect: Protector) -> tuple[float, float]:
 
 def run() -> dict[str, float | str]:
     values = routed_events(CONTACTS)
-    with tempfile.TemporaryDirectory(prefix="bench-insert-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-insert-", ignore_cleanup_errors=True) as tmp:  # chdb may still be merging in it
         settings = SinkSettings(dsn=f"chdb://{tmp}/db", database="paths")
         client = connect(settings.dsn, settings.database)
         migrate(client, settings)

@@ -174,7 +174,7 @@ def run() -> dict[str, float | str]:
     print(f"generating and producing {ROWS} routed contacts ...", flush=True)
     values = routed_events(ROWS)
     _produce(kafka, values)
-    with tempfile.TemporaryDirectory(prefix="bench-sink-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-sink-", ignore_cleanup_errors=True) as tmp:  # chdb may still be merging in it
         workdir = Path(tmp)
         figures = _sink_rate(kafka, workdir)
         print(f"sink: {figures}", flush=True)

@@ -112,7 +112,7 @@ def _time(fn, repeats: int = 5) -> tuple[float, float]:
 
 
 def run() -> dict[str, float | str]:
-    with tempfile.TemporaryDirectory(prefix="bench-wallboard-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-wallboard-", ignore_cleanup_errors=True) as tmp:  # chdb may still be merging in it
         settings = SinkSettings(dsn=f"chdb://{tmp}", database="wb")
         client = connect(settings.dsn, settings.database)
         migrate(client, settings)
