@@ -34,8 +34,8 @@ def insert_rows(client: Client, table: str, rows: list[Row], **settings: str) ->
 
     Not clickhouse-connect's Native columns: building those is Python work on the writer thread
     (the transpose, string and time encoding), which holds the GIL the loop thread needs to
-    decode the next block; orjson writes the block in ~1 µs per row and ClickHouse parses it
-    on its own threads (``bench/sink_throughput``: 20.3-20.9k against 16.8-18.8k rows/s).
+    decode the next block; orjson writes a contact's two rows in ~2.7 µs and ClickHouse parses
+    them on its own threads (``bench/sink_throughput``: 19.3-22.0k against 15.4-17.2k rows/s).
     A key that is not a column of ``table`` fails the insert instead of being dropped.
     """
     client.raw_insert(table, insert_block=orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC), fmt="JSONEachRow",
