@@ -43,7 +43,8 @@ class Case:
     contacts: int = 1
     repeats: int = 0
     # where to answer (the case's latest contact that could be answered privately), for the survey
-    # on closing: [channel it came in on, channel to answer on, address, contact id, language or ""]
+    # on closing and recall notices: [channel it came in on, channel to answer on, address, contact id,
+    # language or ""]
     reply_to: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -186,7 +186,6 @@ def test_a_recall_reaches_the_customer_who_quoted_the_order_on_any_of_their_keys
     assert order_key(order).encode() in keys  # the control: the quoted order's pointer
 
 
-
 def _random_inputs(rng: random.Random, n: int) -> tuple[list, list[bytes]]:
     words = ["订单", "退款", "物流", "升级", "投诉", "refund", "order", "upgrade", "parcel", "!!!", "12315", "谢谢", " "]
     events = []
