@@ -164,12 +164,18 @@ def percentile(values: list[float], q: float) -> float:
 
 def sla_applied(metrics_url: str) -> int:
     """Routed contacts the SLA clock agent has applied, from a worker's /metrics (0 while it does not answer)."""
+    return int(counter_total(metrics_url, "intake_sla_commands_total", 'kind="routed"'))
+
+
+def counter_total(metrics_url: str, name: str, label: str = "") -> float:
+    """The sum of counter ``name`` over its label sets (those containing ``label``) on a /metrics page,
+    0 while it does not answer."""
     try:
         text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
     except OSError:
         return 0
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("intake_sla_commands_total{") and 'kind="routed"' in line))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith((name + "{", name + " ")) and label in line)
 
 
 class CpuTicks(NamedTuple):

@@ -15,7 +15,10 @@ Figures (all from the same run):
 * ``worker_cpu_us_per_contact``: the worker's CPU time (all threads) over the same span, per
   contact: the steadiest figure when neighbours share the cores;
 * ``bare_loop_msgs_per_s`` (timed from its first message, as the steady figure is from the
-  worker's first output) and ``ratio_to_bare`` (steady figure / bare loop).
+  worker's first output) and ``ratio_to_bare`` (steady figure / bare loop);
+* ``identity_hops_per_contact``: messages on the ``customers`` topic per decided contact (its first
+  hop plus the identity walk's, from the worker's /metrics at the 95% mark): each costs a produce,
+  a fetch and a customer-state lookup.
 
 Workloads (``BENCH_AGENT_WORKLOAD``):
 
@@ -45,7 +48,8 @@ from confluent_kafka import Consumer, Producer
 from schemas import Channel, Contact, ContactEvent, Identifiers, stable_event_id
 from schemas.topics import CONTACTS, ROUTED
 
-from ._support import REPO, free_port, fresh_kafka, process_cpu_seconds, sla_applied, topic_message_count
+from ._support import (REPO, counter_total, free_port, fresh_kafka, process_cpu_seconds, sla_applied,
+                       topic_message_count)
 
 N = int(os.environ.get("BENCH_AGENT_CONTACTS", "50000"))
 WORKLOAD = os.environ.get("BENCH_AGENT_WORKLOAD", "customers")
@@ -125,6 +129,9 @@ def run() -> dict[str, float | str]:
                                   [f"http://127.0.0.1:{port}/metrics"], N, timeout=900,
                                   on_first=lambda: cpu_first.append(process_cpu_seconds(worker.pid)))
             cpu_us = (process_cpu_seconds(worker.pid) - cpu_first[0]) / (N * 0.95) * 1e6
+            metrics_url = f"http://127.0.0.1:{port}/metrics"
+            decided = counter_total(metrics_url, "intake_routing_contacts_total")
+            hops = (decided + counter_total(metrics_url, "intake_routing_identity_hops_total")) / max(decided, 1)
         except Exception:
             sys.stderr.write(open(log_path, errors="replace").read()[-4000:])
             raise
@@ -141,11 +148,12 @@ def run() -> dict[str, float | str]:
           flush=True)
     print(f"worker CPU from the first output to 95% through SLA: {cpu_us:,.0f} µs per contact "
           f"(steadier than the rates on a shared machine)", flush=True)
-    print(f"ratio to the bare loop: {steady / bare:.3f} (target 0.2); target 20,000 contacts/s", flush=True)
+    print(f"ratio to the bare loop: {steady / bare:.3f} (target 0.2); target 20,000 contacts/s; "
+          f"{hops:.2f} customer-topic hops per decided contact", flush=True)
     return {"workload": WORKLOAD, "contacts": N, "routed": routed, "worker_contacts_per_s": round(rate),
             "steady_contacts_per_s": round(steady), "sla_contacts_per_s": round(sla_rate),
             "worker_cpu_us_per_contact": round(cpu_us), "startup_seconds": round(marks["first"] - marks["began"], 1),
-            "bare_loop_msgs_per_s": round(bare),
+            "bare_loop_msgs_per_s": round(bare), "identity_hops_per_contact": round(hops, 3),
             "ratio_to_bare": round(steady / bare, 3), "target_contacts_per_s": 20000, "target_ratio": 0.2}
 
 

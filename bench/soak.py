@@ -16,6 +16,8 @@ the reliability issue. Afterwards:
   also for the broker and this process (the load generator), with the whole box's busy share
   during the load: on one 2-core box they say how much CPU the pipeline had left.
 * ``intake report`` figures: accepted, stored, duplicates, dead-lettered, doubled, lost (= 0).
+* ``identity_hops_per_contact``: messages on the worker's ``customers`` topic per decided contact
+  (from the last worker's /metrics): each hop adds a produce, a fetch and a batch's wait.
 
 Defaults (1,000/s for 300 s) are the issue's targets; the 10-minute soak is
 ``BENCH_SOAK_SECONDS=600``. ``BENCH_SOAK_RATE=200 BENCH_SOAK_SECONDS=30`` is a quick check.
@@ -40,7 +42,8 @@ from intake.report import build_report
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
-from ._support import broker_pid, cpu_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib, service
+from ._support import (broker_pid, counter_total, cpu_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib,
+                       service)
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
@@ -190,6 +193,9 @@ def run() -> dict[str, float | str]:
         cores["box_busy_pct_during_load"] = round(100 * (after.busy - before.busy) / max(after.total - before.total, 1), 1)
         stored_now = _wait_stored(wallboard, token, counts["ok"], DRAIN_SECONDS)
         drain = time.monotonic() - began
+        metrics = f"http://127.0.0.1:{web}/metrics"  # the (last) worker's counters
+        decided = counter_total(metrics, "intake_routing_contacts_total")
+        hops = (decided + counter_total(metrics, "intake_routing_identity_hops_total")) / max(decided, 1)
         sampler.stopped.set()
     client = connect(dsn, "intake")  # the sink has stopped: this process may open the chdb directory
     q = client.query("SELECT quantile(0.5)(d), quantile(0.99)(d), max(d), count(), quantiles(0.5, 0.99)(w), "
@@ -225,5 +231,5 @@ def run() -> dict[str, float | str]:
             "routed_10s_windows_p99_over_1s": f"{sum(x > 1000 for x in windows)} of {len(windows)}",
             "routed_10s_windows_p99_ms_first_3": "/".join(f"{x:.0f}" for x in by_time[:3]),
             "routed_10s_window_worst_at_s": "" if worst is None else worst * 10,
-            "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss, **cores,
+            "identity_hops_per_contact": round(hops, 3), "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss, **cores,
             **{f"report_{k}": v for k, v in report.__dict__.items()}, "report_ok": str(report.ok)}

@@ -24,15 +24,18 @@ key is derived from it (``cus-<blake2b of kind:value>``) and lives in the custom
 * Every hop goes to a strictly smaller key, so pointers can never form a cycle, even
   with merges decided concurrently on different partitions, and every walk ends.
 * The shortcut: a root remembers the keys merged into it (``members``, bounded). A contact
-  with several identifiers first goes to its target; if that is a root whose members hold
-  all the contact's other keys (the customer's identifiers were linked by an earlier contact)
-  it is decided there in one hop. Otherwise it leaves the target unchanged and takes the full
-  walk from its largest key (the one hop that goes up; a walk carries nothing then, so the
-  ordering argument above is untouched). Members are only ever added by absorbing carried
-  state, so a key listed there did reach this root with its memory.
+  with several identifiers first goes to its target and follows its pointers to the root (the
+  probe; it changes nothing on its way). If that root's members hold all the contact's other
+  keys (the customer's identifiers were linked by an earlier contact) it is decided there.
+  Otherwise it walks only the keys that root does not know, from the largest down to the root
+  (the one hop that goes up; a walk carries nothing then, so the ordering argument above is
+  untouched; pointers only lead to smaller keys, so the root is smaller than every key left).
+  Members are only ever added by absorbing carried state, so a key listed there did reach this
+  root with its memory, and skipping it skips a pointer that leads here anyway.
 
 A contact with one known identifier costs one hop (plus one per forward pointer on its way);
-one with several, once they are linked, also one.
+one with several, once they are linked, also one (plus the target's pointers); one that brings
+a new identifier, two more: that key, then back to the root.
 Keys are hashes, not phone numbers or addresses: no personal data in keys, case ids or
 changelog keys. Auto-replies and bounces never merge: they go to their first identifier's
 node and follow its pointers.
@@ -88,7 +91,7 @@ class Walk:
     pending: list[str]            # keys still to merge into the root
     carried: list[bytes]          # customer states picked up from merged keys (encoded)
     why: list[str]
-    probe: bool = False           # first stop at the target: are all the other keys merged there already?
+    probe: bool = False           # first stops: the target, its pointers to the root: all the keys merged there?
 
     def encode(self) -> bytes:
         d = {"key": self.key, "target": self.target, "pending": self.pending,
@@ -132,12 +135,17 @@ class Walk:
         per partition), so they never overtake the state this contact carries.
         """
         key = self.key
-        if self.probe:  # the shortcut: every other key of the contact was merged into this root already
+        if self.probe:
+            if state.forward is not None:  # the find, as lifecycle events take it: still probing
+                self.key = state.forward
+                return False, None
             self.probe = False
-            if state.forward is None and set(self.pending) <= set(state.members):
-                self.pending = []
+            missing = {*self.pending, self.target} - {key, *state.members}
+            if not missing:  # the shortcut: every key of the contact was merged into this root already
+                self.target, self.pending = key, []
                 return True, None
-            self.key = self.next_key()  # the full walk from its largest key; nothing changed here
+            self._route(missing | {key})  # walk only the keys this root does not know, from the largest
+            self.key = self.next_key()
             return False, None
         if state.forward is not None:  # find: this key was merged earlier
             rest = set(self.pending) | {self.target}

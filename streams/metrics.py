@@ -17,6 +17,8 @@ OUTBOUND = Counter("intake_routing_outbound_total",
 RECALLS = Counter("intake_routing_recalls_total", "Recalled orders: notice requested, order unknown to the desk, or "
                   "its customer has no private address", ["result"])
 MERGES = Counter("intake_routing_identity_merges_total", "Customer keys merged into another (identity links)")
+HOPS = Counter("intake_routing_identity_hops_total",
+               "Contacts sent on to another customer key by the identity walk (hops after each contact's first)")
 CASE_UPDATES = Counter("intake_routing_case_updates_total", "Lifecycle / escalation events applied to cases", ["kind"])
 
 

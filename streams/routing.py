@@ -196,6 +196,7 @@ async def _contact(out: Outbox, header: bytes, payload: bytes, state_of: Any, ov
         if state.forward is None:  # a merge, not a merged key re-pointed along the walk's route
             tally.inc(metrics.MERGES)
     if not decide_here:
+        tally.inc(metrics.HOPS)
         await _to_customer(out, b"C", walk.key, walk.encode(), payload)
         return
     event = ContactEvent.decode(payload)

@@ -10,6 +10,9 @@ probes its target; roots remember their merged keys in ``members``): again every
 routed, escalation and lead encoding of the 476 steps stayed byte-identical. A third time when
 cases began remembering where to answer (``reply_to``, for the survey on closing): 390 state
 digests and the 12 hops that carry state changed, every other field of the 476 steps did not.
+A fourth time when the probe began following its target's pointers and walking only the keys
+the root does not know: 180 steps' hops changed (2,097 walk encodings became 1,668), every
+verdict, encoding and state digest stayed byte-identical.
 The legacy models are kept below as the reference for the stored state's JSON layout.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from schemas.contact import ContactEvent
 from streams.decide.cases import CustomerState
 from streams.decide.decider import Decider
-from streams.identity import Walk, first_hop, node_keys
+from streams.identity import Walk, first_hop, node_keys, order_key
 
 from .builders import contact
 
@@ -56,9 +56,10 @@ class Pipeline:
         self.hops += 1
         if probe and not decide_here:
             assert self.customers[key] == (before or CustomerState().encode()), "a probe changes nothing"
-            assert not walk.carried and not walk.probe
+            assert not walk.carried
+            assert not walk.probe or walk.key == state.forward, "a probe goes on only along the key's pointer"
         if not decide_here:
-            assert walk.key < key or probe, "every hop but the probe's goes to a smaller key"
+            assert walk.key < key or (probe and not walk.probe), "every hop but the probe's last goes to a smaller key"
             self._send(walk.key, b"C" + walk.encode() + b"\n" + payload)
             return
         event = ContactEvent.decode(payload)
@@ -92,16 +93,19 @@ def _components(sets: list[set[str]]) -> list[int]:
     return [find(i) for i in range(len(sets))]
 
 
+ORDERS = ["A000001", "A000002", "A000003"]
 identifier_sets = st.lists(
-    st.tuples(st.sampled_from([None, *PHONES]), st.sampled_from([None, *EMAILS])).filter(lambda t: any(t)),
+    st.tuples(st.sampled_from([None, *PHONES]), st.sampled_from([None, *EMAILS]),
+              st.sampled_from([None, *ORDERS])).filter(lambda t: any(t)),
     min_size=1, max_size=7)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(identifier_sets, st.lists(st.integers(min_value=0, max_value=50), min_size=200, max_size=200))
-def test_linked_contacts_converge_on_one_customer(ids: list[tuple[str | None, str | None]], order: list[int]) -> None:
+def test_linked_contacts_converge_on_one_customer(ids: list[tuple[str | None, ...]], order: list[int]) -> None:
     p = Pipeline()
-    events = [contact("webform", f"m{i}", f"question {i}", i, phone=ph, email=em) for i, (ph, em) in enumerate(ids)]
+    events = [contact("webform", f"m{i}", f"question {i}", i, phone=ph, email=em, order_numbers=[o] if o else [])
+              for i, (ph, em, o) in enumerate(ids)]
     for e in events:
         p.ingest(e)
     steps = 0
@@ -202,8 +206,28 @@ def test_a_contact_whose_identifiers_are_linked_already_is_decided_in_one_hop() 
     assert hops(again) == 1
     partly = contact("sms", "s3", "and order B777777?", 120, email="a@x.cn", phone=PHONES[0],
                      order_numbers=["A123456"])
-    assert hops(partly) > 1  # a new identifier (the phone) takes the full walk and links it ...
+    assert hops(partly) > 1  # a new identifier (the phone) takes a walk and links it ...
     assert hops(contact("sms", "s4", "any news?", 180, email="a@x.cn", phone=PHONES[0])) == 1  # ... once
     root = p.find(p.routed[first.id])
     assert {p.find(k) for k in p.routed.values()} == {root}
     assert len(CustomerState.decode(p.customers[root]).seen) == 4
+
+
+def test_a_probe_follows_its_targets_pointers_and_walks_only_the_keys_the_root_does_not_know() -> None:
+    p = Pipeline()
+    a, b, c, d = sorted((f"A{i:06d}" for i in range(4)), key=order_key)  # order numbers by node key
+
+    def hops(i: int, *orders: str) -> int:
+        before = p.hops
+        p.ingest(contact("webform", f"w{i}", f"orders {' '.join(orders)}", i * 60, order_numbers=list(orders)))
+        while p.inflight:
+            p.step(0)
+        return p.hops - before
+
+    assert hops(1, a, b) == 3  # nothing known: probe a, b (points at a), back to a
+    assert hops(2, a, c) == 3  # c is new: probe a, c, back to a
+    assert hops(3, b, c) == 2  # probe b, along its pointer to a, which knows c: decided there
+    assert hops(4, a, b, c, d) == 3  # probe a; only d is new: d, back to a (b and c are not visited)
+    root = order_key(a)
+    assert {p.find(k) for k in p.routed.values()} == {root} and len(p.routed) == 4
+    assert set(CustomerState.decode(p.customers[root]).members) == {order_key(x) for x in (b, c, d)}

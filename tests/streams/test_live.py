@@ -42,8 +42,12 @@ def test_scenario_survives_a_worker_kill(live: tuple[LiveWorker, Outputs]) -> No
     assert r1["rules_version"] and r1["priority_reason"] and r1["routing_reason"]
 
     w1 = contact("webform", "w1", "Order A20261122001 still not shipped, please check", 30, email=EMAIL, phone=PHONE)
+    hops = worker.metric("intake_routing_identity_hops_total")
     out.send(w1)
     rw = out.routed_once(w1, WAIT, worker)
+    # the phone is new: from the probe at the smaller key to the other, and back (counted after the batch)
+    out.wait(lambda: worker.metric("intake_routing_identity_hops_total") - hops >= 2, WAIT, "the walk's hops", worker)
+    assert worker.metric("intake_routing_identity_hops_total") - hops == 2
     assert (rw["dedup"], rw["case_id"]) == ("repeat", r1["case_id"]), rw["dedup_reason"]
     assert "a20261122001" in rw["dedup_reason"]
 
