@@ -231,5 +231,6 @@ def run() -> dict[str, float | str]:
             "routed_10s_windows_p99_over_1s": f"{sum(x > 1000 for x in windows)} of {len(windows)}",
             "routed_10s_windows_p99_ms_first_3": "/".join(f"{x:.0f}" for x in by_time[:3]),
             "routed_10s_window_worst_at_s": "" if worst is None else worst * 10,
-            "identity_hops_per_contact": round(hops, 3), "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss, **cores,
+            "identity_hops_per_contact": round(hops, 3),
+            "target_p99_ms": TARGET_P99_MS, "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3), **rss, **cores,
             **{f"report_{k}": v for k, v in report.__dict__.items()}, "report_ok": str(report.ok)}
