@@ -1,9 +1,9 @@
 """Routing throughput through a real worker on the local broker: contacts in, routed events out.
 
 Pre-loads N contacts (2,000 customers, mixed zh/en texts) onto a fresh CONTACTS topic, starts
-one stream worker (the whole worker: routing plus the SLA agents that consume ROUTED) and
-measures how fast ROUTED fills, from the first routed event to the last. Each contact takes
-two hops (ingress, customer), so this includes Kafka I/O for both.
+one stream worker (the whole worker: routing plus the SLA agents) and measures how fast ROUTED
+fills, from the first routed event to the last. Each contact takes the ingress hop and one or
+more customer hops (the identity walk), so this includes Kafka I/O for all of them.
 
     .venv/bin/python -m bench routing_live
 """
