@@ -2,7 +2,9 @@
 
 Gateway, stream worker and sink (+ wallboard) run as ``intake`` processes on the local
 broker, exactly as ``intake up`` runs them; a paced asyncio client posts unique web forms
-at ``BENCH_SOAK_RATE`` requests/s for ``BENCH_SOAK_SECONDS``. Optionally
+at ``BENCH_SOAK_RATE`` requests/s for ``BENCH_SOAK_SECONDS``, from when the worker's and the
+sink's consumer groups are stable (each owns its partitions; until 2026-12-07 the load began when
+the worker's web page answered, ~1 s earlier, so its first contacts timed the start-up). Optionally
 (``BENCH_SOAK_RESTART=1``) the worker is SIGKILLed half way and restarted: the load test of
 the reliability issue. Afterwards:
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -43,7 +46,7 @@ from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
 from ._support import (broker_pid, counter_total, cpu_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib,
-                       service)
+                       service, wait_group)
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
@@ -163,21 +166,26 @@ def run() -> dict[str, float | str]:
         gateway = stack.enter_context(service(["gateway"], env, f"http://127.0.0.1:{gw}/healthz",
                                               log=root / "gateway.log"))
 
-        def start_worker(n: int) -> int:
+        def start_worker(n: int) -> subprocess.Popen:
             return stack.enter_context(service(["worker"], env, f"http://127.0.0.1:{web}/",
-                                               log=root / f"worker{n}.log")).pid
+                                               log=root / f"worker{n}.log"))
 
+        # the load starts once the worker owns its partitions: its web page answers ~1 s before
+        # that, and contacts accepted meanwhile would time the worker's start-up, not the pipeline
+        worker = start_worker(1)
+        joined = wait_group(kafka, env["INTAKE_STREAMS_APP_ID"], 1, [worker])
+        joined = max(joined, wait_group(kafka, env["INTAKE_SINK_GROUP_ID"], 1, [sink]))
         # the broker and this process (the load generator) share the box with the pipeline: their
         # cores say how much of it the pipeline had
         broker = {"broker": pid} if (pid := broker_pid()) else {}
-        sampler = Sampler({"gateway": gateway.pid, "worker": start_worker(1), "sink": sink.pid, **broker,
+        sampler = Sampler({"gateway": gateway.pid, "worker": worker.pid, "sink": sink.pid, **broker,
                            "load_generator": os.getpid()})
 
         def restart() -> None:
             if RESTART:
                 print("  SIGKILL worker, starting a new one", flush=True)
                 os.kill(sampler.pids["worker"], signal.SIGKILL)
-                sampler.pids["worker"] = start_worker(2)
+                sampler.pids["worker"] = start_worker(2).pid  # no wait: the restart's outage is what is measured
 
         sampler.start()
         load_began, before = time.monotonic(), cpu_ticks()
@@ -218,7 +226,7 @@ def run() -> dict[str, float | str]:
     return {"rate_per_s": RATE, "seconds": SECONDS, "worker_restart": str(RESTART), "load_generator_nice": NICE,
             "sent": counts["sent"], "accepted_2xx": counts["ok"], "rejected": counts["rejected"],
             "client_errors": counts["errors"], "achieved_rate_per_s": counts["achieved_rate"],
-            "drain_seconds_after_load": round(drain, 1), "stored_seen_by_wallboard": stored_now,
+            "worker_join_seconds_before_load": round(joined, 1), "drain_seconds_after_load": round(drain, 1), "stored_seen_by_wallboard": stored_now,
             # False: the pipeline had not caught up when the bench stopped waiting, so "lost" below
             # counts contacts still queued in Kafka, not contacts the pipeline dropped
             "drain_complete": str(stored_now >= counts["ok"]),
