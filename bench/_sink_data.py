@@ -5,8 +5,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import (CallDetails, Channel, Contact, DedupVerdict, Identifiers, RoutedContact, RoutedContactEvent,
                      stable_event_id)
 from sinks.pii import Protector
@@ -54,13 +52,6 @@ def row_blocks(values: list[bytes], protect: Protector, batch: int, name: str) -
                 tables.setdefault(table, []).append(row)
         blocks.append(tables)
     return blocks
-
-
-def native_columns(client: Client, table: str) -> tuple[list[str], list[str]]:
-    """Insertable column names and types of ``table``: what a typed Native ``client.insert`` needs."""
-    result = client.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
-                          "AND table = {t:String} AND default_kind = '' ORDER BY position", parameters={"t": table})
-    return [r[0] for r in result.result_rows], [r[1] for r in result.result_rows]
 
 
 def columnar(rows: list[Row], names: list[str]) -> list[list[object]]:

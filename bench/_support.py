@@ -178,6 +178,13 @@ def counter_total(metrics_url: str, name: str, label: str = "") -> float:
                if line.startswith((name + "{", name + " ")) and label in line)
 
 
+def identity_hops_per_contact(metrics_url: str) -> float:
+    """Messages on a worker's ``customers`` topic per contact it decided: each contact's first hop
+    plus the identity walk's (``intake_routing_identity_hops_total``)."""
+    decided = counter_total(metrics_url, "intake_routing_contacts_total")
+    return (decided + counter_total(metrics_url, "intake_routing_identity_hops_total")) / max(decided, 1)
+
+
 class CpuTicks(NamedTuple):
     """CPU ticks of the whole machine so far, all CPUs (Linux /proc/stat)."""
 

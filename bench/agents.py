@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, Producer
 from schemas import Channel, Contact, ContactEvent, Identifiers, stable_event_id
 from schemas.topics import CONTACTS, ROUTED
 
-from ._support import (REPO, counter_total, free_port, fresh_kafka, process_cpu_seconds, sla_applied,
+from ._support import (REPO, free_port, fresh_kafka, identity_hops_per_contact, process_cpu_seconds, sla_applied,
                        topic_message_count)
 
 N = int(os.environ.get("BENCH_AGENT_CONTACTS", "50000"))
@@ -129,9 +129,7 @@ def run() -> dict[str, float | str]:
                                   [f"http://127.0.0.1:{port}/metrics"], N, timeout=900,
                                   on_first=lambda: cpu_first.append(process_cpu_seconds(worker.pid)))
             cpu_us = (process_cpu_seconds(worker.pid) - cpu_first[0]) / (N * 0.95) * 1e6
-            metrics_url = f"http://127.0.0.1:{port}/metrics"
-            decided = counter_total(metrics_url, "intake_routing_contacts_total")
-            hops = (decided + counter_total(metrics_url, "intake_routing_identity_hops_total")) / max(decided, 1)
+            hops = identity_hops_per_contact(f"http://127.0.0.1:{port}/metrics")
         except Exception:
             sys.stderr.write(open(log_path, errors="replace").read()[-4000:])
             raise

@@ -28,14 +28,14 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from schemas import RoutedContactEvent
-from sinks.clickhouse import connect
+from sinks.clickhouse import connect, insertable_columns
 from sinks.migrations import migrate
 from sinks.pii import Protector
 from sinks.rows import Row, routed
 from sinks.settings import SinkSettings
 from sinks.writer import insert_rows
 
-from ._sink_data import columnar, native_columns, routed_events, row_blocks
+from ._sink_data import columnar, routed_events, row_blocks
 
 CONTACTS = int(os.environ.get("BENCH_INSERT_CONTACTS", "60000"))
 BATCH = 5000
@@ -67,7 +67,7 @@ def run() -> dict[str, float | str]:
         protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
         decode_us, build_us = _build_us(values, protect)
         blocks = row_blocks(values, protect, BATCH, "b")
-        types = {table: native_columns(client, table) for table in blocks[0]}
+        types = {table: insertable_columns(client, table) for table in blocks[0]}
         rounds = itertools.count()  # a fresh dedup token per insert: no insert is dropped as a repeat
 
         def native(block: Block) -> None:

@@ -25,12 +25,12 @@ import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas.topics import ROUTED
-from sinks.clickhouse import connect
+from sinks.clickhouse import connect, insertable_columns
 from sinks.migrations import migrate
 from sinks.pii import Protector
 from sinks.settings import SinkSettings
 
-from ._sink_data import columnar, native_columns, routed_events, row_blocks
+from ._sink_data import columnar, routed_events, row_blocks
 from ._support import fresh_kafka, free_port, process_cpu_seconds, service, thread_cpu_seconds
 
 ROWS = int(os.environ.get("BENCH_SINK_ROWS", "200000"))
@@ -159,7 +159,7 @@ def _bare_rate(values: list[bytes], workdir: Path) -> tuple[float, float]:
     migrate(client, settings)
     protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
     batches = row_blocks(values, protect, BATCH, "bare")
-    types = {table: native_columns(client, table) for table in batches[0]}
+    types = {table: insertable_columns(client, table) for table in batches[0]}
     blocks = [{t: columnar(rows, types[t][0]) for t, rows in b.items()} for b in batches]
     began, cpu = time.monotonic(), time.process_time()
     for n, block in enumerate(blocks):

@@ -45,8 +45,8 @@ from intake.report import build_report
 from schemas.settings import KafkaSettings
 from sinks.clickhouse import connect
 
-from ._support import (broker_pid, counter_total, cpu_ticks, free_port, fresh_kafka, process_cpu_seconds, rss_mib,
-                       service, wait_group)
+from ._support import (broker_pid, cpu_ticks, free_port, fresh_kafka, identity_hops_per_contact, process_cpu_seconds,
+                       rss_mib, service, wait_group)
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "1000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
@@ -173,8 +173,8 @@ def run() -> dict[str, float | str]:
         # the load starts once the worker owns its partitions: its web page answers ~1 s before
         # that, and contacts accepted meanwhile would time the worker's start-up, not the pipeline
         worker = start_worker(1)
-        joined = wait_group(kafka, env["INTAKE_STREAMS_APP_ID"], 1, [worker])
-        joined = max(joined, wait_group(kafka, env["INTAKE_SINK_GROUP_ID"], 1, [sink]))
+        joined = wait_group(kafka, env["INTAKE_STREAMS_APP_ID"], 1, [worker]) + wait_group(
+            kafka, env["INTAKE_SINK_GROUP_ID"], 1, [sink])
         # the broker and this process (the load generator) share the box with the pipeline: their
         # cores say how much of it the pipeline had
         broker = {"broker": pid} if (pid := broker_pid()) else {}
@@ -201,9 +201,7 @@ def run() -> dict[str, float | str]:
         cores["box_busy_pct_during_load"] = round(100 * (after.busy - before.busy) / max(after.total - before.total, 1), 1)
         stored_now = _wait_stored(wallboard, token, counts["ok"], DRAIN_SECONDS)
         drain = time.monotonic() - began
-        metrics = f"http://127.0.0.1:{web}/metrics"  # the (last) worker's counters
-        decided = counter_total(metrics, "intake_routing_contacts_total")
-        hops = (decided + counter_total(metrics, "intake_routing_identity_hops_total")) / max(decided, 1)
+        hops = identity_hops_per_contact(f"http://127.0.0.1:{web}/metrics")  # the (last) worker's
         sampler.stopped.set()
     client = connect(dsn, "intake")  # the sink has stopped: this process may open the chdb directory
     q = client.query("SELECT quantile(0.5)(d), quantile(0.99)(d), max(d), count(), quantiles(0.5, 0.99)(w), "

@@ -9,7 +9,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from schemas.topics import ROUTED
-from sinks.clickhouse import connect
+from sinks.clickhouse import connect, insertable_columns
 from sinks.migrations import migrate
 from sinks.pii import Protector
 from sinks.rows import BUILDERS, Row
@@ -49,12 +49,6 @@ def test_an_insert_frees_its_block_by_reference_counting_alone(ch: Client, sink_
     assert ch.query("SELECT count() FROM contacts").result_rows[0][0] == 50
 
 
-def _insertable(client: Client, table: str) -> tuple[list[str], list[str]]:
-    result = client.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
-                          "AND table = {t:String} AND default_kind = '' ORDER BY position", parameters={"t": table})
-    return [r[0] for r in result.result_rows], [r[1] for r in result.result_rows]
-
-
 def test_every_table_stores_what_a_typed_native_insert_of_the_same_rows_stores(ch: Client,
                                                                                sink_settings: SinkSettings) -> None:
     """The writer sends JSON rows for ClickHouse to parse; clickhouse-connect's typed Native insert of the
@@ -81,7 +75,7 @@ def test_every_table_stores_what_a_typed_native_insert_of_the_same_rows_stores(c
     twin = connect(sink_settings.dsn, f"{sink_settings.database}_native")
     migrate(twin, sink_settings)
     for table, rows in tables.items():  # rows now carry their sink_batch, as the writer stored them
-        names, types = _insertable(twin, table)
+        names, types = insertable_columns(twin, table)
         twin.insert(table, [[row.get(name) for row in rows] for name in names], column_names=names,
                     column_type_names=types, column_oriented=True)
         query = f"SELECT {', '.join(f'`{n}`' for n in names)} FROM {{db:Identifier}}.{table} ORDER BY ALL"
