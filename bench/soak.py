@@ -224,7 +224,8 @@ def run() -> dict[str, float | str]:
     return {"rate_per_s": RATE, "seconds": SECONDS, "worker_restart": str(RESTART), "load_generator_nice": NICE,
             "sent": counts["sent"], "accepted_2xx": counts["ok"], "rejected": counts["rejected"],
             "client_errors": counts["errors"], "achieved_rate_per_s": counts["achieved_rate"],
-            "worker_join_seconds_before_load": round(joined, 1), "drain_seconds_after_load": round(drain, 1), "stored_seen_by_wallboard": stored_now,
+            "worker_join_seconds_before_load": round(joined, 1), "drain_seconds_after_load": round(drain, 1),
+            "stored_seen_by_wallboard": stored_now,
             # False: the pipeline had not caught up when the bench stopped waiting, so "lost" below
             # counts contacts still queued in Kafka, not contacts the pipeline dropped
             "drain_complete": str(stored_now >= counts["ok"]),
