@@ -151,7 +151,8 @@ class SinkLoop:
         self.assigned: set[TP] = set()
         self.committed: dict[TP, int] = {}
         self.running = False
-        self.backend_ok = True
+        self.backend_ok = True  # the service builds the loop once its migrations went through
+        metrics.BACKEND_UP.set(1)  # an idle sink must not read as a broken backend (alert SinkBackendDown)
         self._consumer: Consumer | None = None
         self._next_lag = 0.0
         self._attempt = threading.Lock()  # held by the writer thread for one insert attempt
@@ -202,6 +203,11 @@ class SinkLoop:
         with self._attempt:  # the insert attempt in progress ends first; the next one leaves these out
             self.assigned = self.assigned - gone
         self.batcher.forget(gone)
+        for topic, partition in gone:  # its new owner reports it: a frozen figure here would add a phantom backlog
+            try:
+                metrics.LAG.remove(topic, str(partition))
+            except KeyError:
+                pass  # never reported (revoked before its first lag update)
 
     # -- writing -------------------------------------------------------------------------
     def _planned(self, topic: str, partition: int, offset: int) -> list[tuple[int, int]]:

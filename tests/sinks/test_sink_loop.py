@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from schemas import KafkaSettings
 from schemas.lifecycle import LifecycleAction
 from schemas.topics import LIFECYCLE
+from sinks import metrics
 from sinks.consumer import Batch, SinkLoop
 from sinks.settings import SinkSettings
 from sinks.writer import InjectedFault, Writer
@@ -86,3 +88,31 @@ def test_a_revoke_waits_for_the_insert_attempt_in_progress_and_the_retry_leaves_
     assert result == [[batches[0]]]
     stored = dict(ch.query("SELECT sink_batch, count() FROM lifecycle GROUP BY sink_batch").result_rows)
     assert stored == {p0: 3}
+
+
+class Watermarks:
+    """What the loop's lag update asks a consumer: the cached high watermark of a partition."""
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        return 0, 100
+
+
+def test_the_backend_reads_up_from_the_start_and_a_revoked_partition_drops_its_lag(
+        ch: Client, sink_settings: SinkSettings) -> None:
+    # alerts SinkBackendDown and SinkFallingBehind (deploy/prometheus/rules): an idle sink is not a broken
+    # backend, and a partition that moved to another replica must not leave a frozen backlog behind here
+    kafka = KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:8]}")
+    topic = kafka.topic(LIFECYCLE)
+    metrics.BACKEND_UP.set(0)
+    loop = SinkLoop(sink_settings, kafka, Writer(ch, sink_settings.group_id))
+    assert REGISTRY.get_sample_value("intake_sink_backend_up") == 1
+
+    def lag(partition: int) -> float | None:
+        return REGISTRY.get_sample_value("intake_sink_lag_records", {"topic": topic, "partition": str(partition)})
+
+    loop.assigned = {(topic, 0), (topic, 1)}
+    loop.committed = {(topic, 0): 93, (topic, 1): 91}
+    loop._update_lag(Watermarks())  # type: ignore[arg-type]
+    assert (lag(0), lag(1)) == (7, 9)
+    loop._on_revoke(None, [TopicPartition(topic, 1), TopicPartition(topic, 2)])  # 2: never reported
+    assert (lag(0), lag(1)) == (7, None)
