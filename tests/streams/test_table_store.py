@@ -43,3 +43,10 @@ def test_a_reopened_store_finds_what_the_last_one_wrote(tmp_path: Path) -> None:
     del first
     second = rocksdb_table(tmp_path).data
     assert [second.get(key) for key in KEYS] == [key[::-1] for key in KEYS]
+
+
+def test_keys_are_placed_like_the_java_clients_default_partitioner() -> None:
+    # partitions out of 1,000, verified against org.apache.kafka.clients.producer.internals.DefaultPartitioner
+    # (kafka-python's compatibility test): a producer in any language puts these keys on the same partitions
+    java = {b"": 681, b"a": 524, b"ab": 434, b"abc": 107, b"123456789": 566, b"\x00 ": 742}
+    assert {key: key_partition(key, 1000) for key in java} == java
