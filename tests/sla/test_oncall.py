@@ -4,6 +4,7 @@ short-clock breaches in the real worker -> its /metrics -> real Prometheus -> re
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from typing import IO
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -119,9 +121,7 @@ def oncall(live: Live, tmp_path: Path) -> Iterator[tuple[Webhook, str]]:
     }))
     logs = [open(tmp_path / name, "wb") for name in ("alertmanager.log", "prometheus.log")]  # noqa: SIM115
     procs = [
-        subprocess.Popen([ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}",
-                          f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
-                          "--cluster.listen-address="], stdout=logs[0], stderr=subprocess.STDOUT),
+        _alertmanager(tmp_path, am_port, logs[0]),
         subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
                           f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
                           "--rules.alert.resend-delay=1s"], stdout=logs[1], stderr=subprocess.STDOUT),
@@ -129,16 +129,27 @@ def oncall(live: Live, tmp_path: Path) -> Iterator[tuple[Webhook, str]]:
     try:
         yield webhook, f"http://127.0.0.1:{prom_port}"
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs:
-            log.close()
+        _stop(procs, logs)
         webhook.close()
+
+
+def _alertmanager(tmp_path: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
+    """The real Alertmanager on ``tmp_path / "alertmanager.yml"``, alone (no cluster)."""
+    return subprocess.Popen([ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}",
+                             f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{port}",
+                             "--cluster.listen-address="], stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(procs: list[subprocess.Popen], logs: list[IO[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for log in logs:
+        log.close()
 
 
 def _query(prometheus: str, promql: str) -> list:
@@ -180,3 +191,59 @@ def test_breach_spike_pages_oncall_through_prometheus_and_alertmanager(live: Liv
     assert alert["status"] == "firing"
     assert alert["labels"]["severity"] == "critical" and alert["labels"]["channel"] == "chat"
     assert "SLA breaches" in alert["annotations"]["description"]
+
+
+def _alert(name: str, severity: str, **labels: str) -> dict:
+    return {"labels": {"alertname": name, "severity": severity, **labels}, "annotations": {"summary": name}}
+
+
+@needs
+def test_a_page_silences_only_the_warnings_about_its_own_queue_and_one_cause_pages_once(tmp_path: Path) -> None:
+    webhook = Webhook()
+    port = free_port()
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(webhook.url)))
+    log = open(tmp_path / "alertmanager.log", "wb")  # noqa: SIM115
+    api = f"http://127.0.0.1:{port}/api/v2/alerts"
+    sent = {
+        "spike billing": _alert("SlaBreachSpike", "critical", queue="billing", channel="chat"),
+        "baseline billing": _alert("SlaBreachRateAboveBaseline", "warning", queue="billing"),
+        "oldest returns": _alert("OldestWaitingOverClock", "warning", queue="returns", clock="first_response"),
+        "worker w1 behind": _alert("WorkerFallingBehind", "critical", job="intake-worker", instance="w1"),
+        "gateway dead letters": _alert("DeadLetterRate", "warning", job="intake-gateway"),
+        "worker w2 stalled": _alert("WorkerStalled", "critical", job="intake-worker", instance="w2"),
+        "worker w2 behind": _alert("WorkerFallingBehind", "critical", job="intake-worker", instance="w2"),
+        "sink s1 down": _alert("SinkBackendDown", "critical", job="intake-sink", instance="s1"),
+        "sink s1 behind": _alert("SinkFallingBehind", "warning", job="intake-sink", instance="s1"),
+        "sink s2 behind": _alert("SinkFallingBehind", "warning", job="intake-sink", instance="s2"),
+    }
+    proc = _alertmanager(tmp_path, port, log)
+    try:
+        def post() -> bool:
+            request = urllib.request.Request(api, json.dumps(list(sent.values())).encode(), method="POST",
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=2) as resp:
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        wait_for(post, 30, "Alertmanager to take the alerts")
+
+        def states() -> dict[str, str | None]:
+            with urllib.request.urlopen(api, timeout=2) as resp:
+                alerts = json.loads(resp.read())
+            by_labels = {json.dumps(a["labels"], sort_keys=True): a["status"]["state"] for a in alerts}
+            return {name: by_labels.get(json.dumps(alert["labels"], sort_keys=True)) for name, alert in sent.items()}
+
+        expected = {
+            "spike billing": "active", "baseline billing": "suppressed", "oldest returns": "active",
+            "worker w1 behind": "active", "gateway dead letters": "active",
+            "worker w2 stalled": "active", "worker w2 behind": "suppressed",
+            "sink s1 down": "active", "sink s1 behind": "suppressed", "sink s2 behind": "active"}
+        seen: list[dict] = []
+        with contextlib.suppress(AssertionError):  # the inhibitor learns of the sources asynchronously
+            wait_for(lambda: seen.append(states()) or seen[-1] == expected, 30, "the inhibitions to settle", 0.5)
+        assert seen[-1] == expected
+    finally:
+        _stop([proc], [log])
+        webhook.close()
