@@ -28,6 +28,7 @@ RULES = REPO / "deploy" / "prometheus" / "rules" / "intake-alerts.yml"
 RULE_TESTS = REPO / "deploy" / "prometheus" / "tests" / "intake-alerts_test.yml"
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+PIPELINE_DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "intake-pipeline.json"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 needs = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("promtool") and ALERTMANAGER and shutil.which("amtool")),
@@ -191,6 +192,15 @@ def test_breach_spike_pages_oncall_through_prometheus_and_alertmanager(live: Liv
     assert alert["status"] == "firing"
     assert alert["labels"]["severity"] == "critical" and alert["labels"]["channel"] == "chat"
     assert "SLA breaches" in alert["annotations"]["description"]
+
+    # the pipeline dashboard's SLA panels chart the same worker through the same Prometheus
+    panels = {p["title"]: p["targets"][0]["expr"] for p in json.loads(PIPELINE_DASHBOARD.read_text())["panels"]
+              if p.get("targets")}
+    shown = {title: wait_for(lambda: [s for s in _query(prometheus, panels[title]) if s["value"][1] != "NaN"], 30,
+                             f"the panel '{title}' to show data")  # noqa: B023 - called at once
+             for title in ("Breaches per minute, by queue", "Open clocks, by state", "Deadline to breach event sent, p99")}
+    assert any(s["metric"].get("queue") == queue and float(s["value"][1]) > 0
+               for s in shown["Breaches per minute, by queue"]), shown
 
 
 def _alert(name: str, severity: str, **labels: str) -> dict:
