@@ -62,6 +62,9 @@ def test_gateway_answers_503_while_the_broker_is_down_and_loses_nothing(kafka_bo
         assert int(response.headers["Retry-After"]) > 0
         assert time.monotonic() - began < 15, "refuses within the publish timeout, does not hang"
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 503
+        # the series alert IntakeRefusingContacts pages on (deploy/prometheus/rules/intake-alerts.yml)
+        assert 'intake_connector_rejected_total{channel="webform",reason="unavailable"} 1.0' in \
+            httpx.get(f"{url}/metrics", timeout=10).text
 
         broker("start")
         wait_for(lambda: post(refused).status_code == 202, timeout=60, interval=1, message="the retry accepted")
