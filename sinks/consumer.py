@@ -3,7 +3,10 @@
 Exactly-once in ClickHouse on top of at-least-once Kafka delivery:
 
 1. Records are batched **per topic-partition**; a batch is cut by size or age and named
-   ``<topic>/<partition>/<first>-<last>``.
+   ``<topic>@<topic id>/<partition>/<first>-<last>``. The topic id (Kafka's, one per topic as
+   created) tells a topic deleted and created again from the one before: its offsets start at 0
+   again, and a name without it would match the plans and stored rows of the old topic's
+   batches, so the new records would be verified away as stored (lost, silently).
 2. Before inserting, the batch's offset range ``[first, last]`` is written to ``sink_progress``
    (the *plan*).
 3. The batches ready at once are inserted together, one block per table, every row carrying
@@ -38,7 +41,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicCollection, TopicPartition
+from confluent_kafka.admin import AdminClient
+from tenacity import retry, stop_after_attempt, wait_exponential
 
 from schemas import KafkaSettings, stable_event_id, utcnow
 
@@ -59,7 +64,11 @@ class Batch:
     first: int
     opened: float
     replay_until: int | None = None  # last offset of a recorded plan: cut exactly there
+    log: str = ""  # the topic as created (``topic@id``, :meth:`SinkLoop._log`); the topic name by default
     messages: list[Message] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.log = self.log or self.topic
 
     @property
     def last(self) -> int:
@@ -67,14 +76,16 @@ class Batch:
 
     @property
     def token(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.first}-{self.last}"
+        return f"{self.log}/{self.partition}/{self.first}-{self.last}"
 
 
 class Batcher:
     """Per topic-partition batches whose boundaries are reproducible after a restart."""
 
-    def __init__(self, max_rows: int, max_seconds: float, planned: Callable[[str, int, int], list[tuple[int, int]]]):
-        self.max_rows, self.max_seconds, self._planned = max_rows, max_seconds, planned
+    def __init__(self, max_rows: int, max_seconds: float, planned: Callable[[str, int, int], list[tuple[int, int]]],
+                 log_of: Callable[[str], str] = str):
+        """``planned(log, partition, offset)``: the recorded plans; ``log_of(topic)``: the topic as created."""
+        self.max_rows, self.max_seconds, self._planned, self._log_of = max_rows, max_seconds, planned, log_of
         self.open: dict[TP, Batch] = {}
         self.ready: list[Batch] = []
         self.plans: dict[TP, deque[tuple[int, int]]] = {}
@@ -82,18 +93,18 @@ class Batcher:
     def add(self, message: Message, now: float) -> None:
         tp, offset = (message.topic(), message.partition()), message.offset()
         if tp not in self.plans:  # first record since (re)assignment: it sits at the committed offset
-            self.plans[tp] = deque(self._planned(tp[0], tp[1], offset))
+            self.plans[tp] = deque(self._planned(self._log_of(tp[0]), tp[1], offset))
         batch = self.open.get(tp)
         if batch is None:
-            plans = self.plans[tp]
+            plans, topic_log = self.plans[tp], self._log_of(tp[0])
             while plans and plans[0][1] < offset:
                 plans.popleft()
             if plans and plans[0][0] <= offset:
                 first, last = plans.popleft()
                 log.info("replaying planned batch %s[%d] %d-%d (same cut, same name, verified)", *tp, first, last)
-                batch = Batch(tp[0], tp[1], first, now, replay_until=last)
+                batch = Batch(tp[0], tp[1], first, now, replay_until=last, log=topic_log)
             else:
-                batch = Batch(tp[0], tp[1], offset, now)
+                batch = Batch(tp[0], tp[1], offset, now, log=topic_log)
             self.open[tp] = batch
         batch.messages.append(message)
         done = offset >= batch.replay_until if batch.replay_until is not None else len(batch.messages) >= self.max_rows
@@ -147,7 +158,9 @@ class SinkLoop:
         self.settings, self.kafka, self.writer = settings, kafka, writer
         self.protect = Protector(settings.pii_policy, settings.pii_key.get_secret_value())
         self.builders: dict[str, Builder] = {kafka.topic(spec): build for spec, build in BUILDERS.items()}
-        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds, self._planned)
+        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds, self._planned, self._log)
+        self._logs: dict[str, str] = {}  # topic -> topic@id, for the current assignment
+        self._admin: AdminClient | None = None
         self.assigned: set[TP] = set()
         self.committed: dict[TP, int] = {}
         self.running = False
@@ -197,6 +210,23 @@ class SinkLoop:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned = self.assigned | {(p.topic, p.partition) for p in partitions}
+        for p in partitions:  # a topic deleted and created again comes back in a new assignment
+            self._logs.pop(p.topic, None)
+
+    def _log(self, topic: str) -> str:
+        """``topic@<topic id>``: what batch names and plans are keyed by (module docstring, step 1)."""
+        found = self._logs.get(topic)
+        if found is None:
+            topic_id = self._topic_id(topic)
+            found = self._logs[topic] = f"{topic}@{topic_id}" if topic_id.strip("A") else topic  # all zeros: none
+        return found
+
+    @retry(stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
+    def _topic_id(self, topic: str) -> str:
+        if self._admin is None:
+            self._admin = AdminClient(self.kafka.confluent())
+        description = self._admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=10)
+        return str(description.topic_id or "")
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}
@@ -210,8 +240,8 @@ class SinkLoop:
                 pass  # never reported (revoked before its first lag update)
 
     # -- writing -------------------------------------------------------------------------
-    def _planned(self, topic: str, partition: int, offset: int) -> list[tuple[int, int]]:
-        return self._retry(lambda: self.writer.planned(topic, partition, offset), "plan-read", None, None) or []
+    def _planned(self, topic_log: str, partition: int, offset: int) -> list[tuple[int, int]]:
+        return self._retry(lambda: self.writer.planned(topic_log, partition, offset), "plan-read", None, None) or []
 
     def _flush(self, consumer: Consumer, batches: list[Batch], stop: threading.Event) -> None:
         """Build the rows (the block before is being inserted meanwhile), then hand the block over."""
@@ -235,7 +265,7 @@ class SinkLoop:
             with self._attempt:
                 # a partition revoked meanwhile (during an outage) is left out: its next owner replays the plan
                 live = [b for b in batches if (b.topic, b.partition) in self.assigned]
-                self.writer.plan([(b.topic, b.partition, b.first, b.last) for b in live if b.replay_until is None])
+                self.writer.plan([(b.log, b.partition, b.first, b.last) for b in live if b.replay_until is None])
                 try:
                     self.writer.write([(b.token, rows[b.token]) for b in live], maybe_stored)
                 finally:
@@ -282,7 +312,7 @@ class SinkLoop:
                 pairs = [("dead_letters", poison(
                     topic=batch.topic, partition=batch.partition, offset=message.offset(), key=message.key(),
                     value=message.value(), error=exc, at=utcnow(),
-                    event_id=stable_event_id("sink", batch.topic, str(batch.partition), str(message.offset()))))]
+                    event_id=stable_event_id("sink", batch.log, str(batch.partition), str(message.offset()))))]
             for table, row in pairs:
                 tables.setdefault(table, []).append(row)
         return tables

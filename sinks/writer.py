@@ -73,7 +73,10 @@ class Writer:
         self.fault = Fault(fault)
 
     def plan(self, ranges: Iterable[tuple[str, int, int, int]]) -> None:
-        """Record (topic, partition, first, last) before inserting: a restart re-cuts exactly there."""
+        """Record (topic, partition, first, last) before inserting: a restart re-cuts exactly there.
+
+        ``topic`` is the topic as created (``topic@id``, see :mod:`sinks.consumer`), so that a topic
+        created again under the same name finds none of the plans of the one before."""
         rows: list[Row] = [{"group_id": self.group_id, "topic": t, "partition": p, "first_offset": f,
                             "last_offset": last} for t, p, f, last in ranges]
         if rows:
