@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from .settings import KafkaSettings
@@ -56,3 +56,10 @@ def log_offsets(admin: AdminClient, partitions: Iterable[Partition], spec: Offse
         return {}
     return {(tp.topic, tp.partition): f.result().offset
             for tp, f in admin.list_offsets(request, request_timeout=timeout).items()}
+
+
+def topic_id(admin: AdminClient, topic: str, timeout: float = 10.0) -> str:
+    """Kafka's id of ``topic`` as created: a topic deleted and created again under the same name gets
+    a new one (offsets start at 0 again). "" when the broker keeps none (all zeros, before Kafka 2.8)."""
+    found = str(admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=timeout).topic_id or "")
+    return found if found.strip("A") else ""

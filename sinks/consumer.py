@@ -41,11 +41,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicCollection, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from tenacity import retry, stop_after_attempt, wait_exponential
 
 from schemas import KafkaSettings, stable_event_id, utcnow
+from schemas.admin import topic_id
 
 from . import metrics
 from .pii import Protector
@@ -217,16 +218,15 @@ class SinkLoop:
         """``topic@<topic id>``: what batch names and plans are keyed by (module docstring, step 1)."""
         found = self._logs.get(topic)
         if found is None:
-            topic_id = self._topic_id(topic)
-            found = self._logs[topic] = f"{topic}@{topic_id}" if topic_id.strip("A") else topic  # all zeros: none
+            created = self._topic_id(topic)
+            found = self._logs[topic] = f"{topic}@{created}" if created else topic
         return found
 
     @retry(stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
     def _topic_id(self, topic: str) -> str:
         if self._admin is None:
             self._admin = AdminClient(self.kafka.confluent())
-        description = self._admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=10)
-        return str(description.topic_id or "")
+        return topic_id(self._admin, topic)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}
