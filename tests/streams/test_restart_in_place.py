@@ -105,3 +105,43 @@ def test_a_killed_worker_restarted_in_place_routes_before_its_old_session_expire
         worker.stop()
         out.close()
         drop_topics(kafka, (kafka.topic_prefix + ".", app_id + "-"))
+
+
+@pytest.mark.kafka
+def test_a_worker_restarted_after_its_topics_were_created_again_forgets_its_local_tables(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A Kafka reset (every topic deleted and created again) under a worker with ``rocksdb://`` tables: the
+    new changelogs are empty, so Faust's consistency check (stored offset above the highwater) passes, and
+    the local database would still say the customer has an open case. The worker must start over instead."""
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"rz{uuid.uuid4().hex[:8]}")
+    ensure_topics(kafka)
+    worker = LiveWorker(kafka, tmp_path / "w")
+    worker.env["INTAKE_STREAMS_STORE"] = "rocksdb://"
+    ours = (kafka.topic_prefix + ".", worker.env["INTAKE_STREAMS_APP_ID"] + "-")
+    out = Outputs(kafka)
+    try:
+        worker.start()
+        out.wait_owned(worker)
+        first = contact("webform", "reset-1", "Where is my parcel? order A00001", email="rz@example.com")
+        out.send(first)
+        before = out.routed_once(first, 60, worker)
+        worker.stop()  # a clean stop: the databases hold their changelog offsets
+
+        drop_topics(kafka, ours)
+        admin = AdminClient(kafka.confluent())
+        out.wait(lambda: not [t for t in admin.list_topics(timeout=10).topics if t.startswith(ours)], 60,
+                 "the topics to be deleted")
+        out.close()
+        ensure_topics(kafka)
+        out = Outputs(kafka)
+        worker.start()
+        out.wait_owned(worker)
+        second = contact("webform", "reset-2", "The parcel from order A00001 is still missing", email="rz@example.com")
+        out.send(second)
+        after = out.routed_once(second, 60, worker)
+        assert (before["dedup"], after["dedup"]) == ("new_case", "new_case"), "no case of the old topics is open"
+        assert "(the topic was created again): dropped" in (worker.root / "worker.log").read_text(errors="replace")
+    finally:
+        worker.stop()
+        out.close()
+        drop_topics(kafka, ours)
