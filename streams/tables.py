@@ -81,9 +81,10 @@ class KeyPartitionedRocksDB(rocksdb.Store):
         offset, _, made_for = bytes(stored).decode().partition("@")
         current = self._changelog_id(tp.topic)
         if made_for != current:
-            self.log.warning("%s partition %d: the local database was read from changelog %s, the broker's "
-                             "is %s (the topic was created again): dropped, the table is rebuilt from the "
-                             "changelog", tp.topic, tp.partition, made_for or "(no id)", current or "(no id)")
+            why = "the topic was created again" if made_for else "written before offsets named their changelog"
+            self.log.warning("%s partition %d: the local database was read from changelog id %r, the broker's is %r "
+                             "(%s): dropped, the table is rebuilt from the changelog", tp.topic, tp.partition,
+                             made_for, current, why)
             self._drop_partition(tp.partition)
             return None
         return int(offset)
