@@ -119,12 +119,11 @@ def sink() -> None:
 @app.command()
 def migrate() -> None:
     """Apply pending ClickHouse migrations."""
-    from sinks.clickhouse import connect
     from sinks.migrations import migrate as apply
     from sinks.settings import SinkSettings
 
     settings = SinkSettings()
-    applied = apply(connect(settings.dsn, settings.database), settings)
+    applied = apply(_store(settings.dsn, settings.database), settings)
     typer.echo("applied: " + (", ".join(applied) if applied else "nothing pending"))
 
 
@@ -185,15 +184,24 @@ def report() -> None:
     """Accepted vs stored: prints accepted, stored, duplicates suppressed, dead-lettered, lost (must be 0)."""
     from intake.report import build_report
     from schemas.settings import KafkaSettings
-    from sinks.clickhouse import connect
     from sinks.settings import SinkSettings
 
     settings = SinkSettings()
-    client = connect(settings.dsn, settings.database)
+    client = _store(settings.dsn, settings.database)
     stored_ids = [row[0] for row in client.query("SELECT event_id FROM contacts").result_rows]
     result = build_report(KafkaSettings(), stored_ids)
     typer.echo(result.table())
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _store(dsn: str, database: str):  # noqa: ANN202 - clickhouse_connect's Client, imported lazily
+    """The sink's ClickHouse, or the reason it cannot be opened here, without a traceback."""
+    from sinks.clickhouse import StoreInUse, connect
+
+    try:
+        return connect(dsn, database)
+    except StoreInUse as exc:
+        raise SystemExit(f"intake: {exc}") from None
 
 
 def _instant(value: str) -> datetime:

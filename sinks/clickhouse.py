@@ -5,13 +5,20 @@
 """
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Collection
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 
 EMBEDDED_DATABASE = "intake"
+
+
+class StoreInUse(RuntimeError):
+    """The embedded store's directory is open in another process: chdb allows one per directory."""
 
 
 def connect(dsn: str, database: str | None = None) -> Client:
@@ -26,13 +33,42 @@ def connect(dsn: str, database: str | None = None) -> Client:
     options = {} if embedded else {"autogenerate_session_id": False}
     if embedded:
         database = database or EMBEDDED_DATABASE
+    try:
+        bootstrap = get_client(dsn=dsn, **options)
+    except Exception as exc:
+        holder = embedded_holder(dsn) if embedded else None
+        if holder is None:
+            raise
+        raise StoreInUse(f"the embedded ClickHouse store {urlsplit(dsn).path} is open in another process "
+                         f"(pid {holder}; chdb allows one process per directory). The sink that writes it also "
+                         "serves its queries (the wallboard): stop that process first, or point INTAKE_SINK_DSN "
+                         "at a ClickHouse server") from exc
     if not database:
-        return get_client(dsn=dsn, **options)
-    bootstrap = get_client(dsn=dsn, **options)
+        return bootstrap
     bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
     if not embedded:
         bootstrap.close()
     return get_client(dsn=dsn, database=database, **options)
+
+
+def embedded_holder(dsn: str) -> str | None:
+    """The pid of the live process that has a ``chdb://`` directory open, or None.
+
+    ClickHouse writes its pid into the directory's ``status`` file and holds an exclusive lock
+    on it while it runs (chdb's own error for a second opener says only "BAD_ARGUMENTS").
+    """
+    status = Path(urlsplit(dsn).path) / "status"
+    try:
+        with status.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                first = handle.readline().decode(errors="replace").strip()
+                return first.removeprefix("PID:").strip() or "?"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except FileNotFoundError:
+        pass
+    return None
 
 
 def insertable_columns(client: Client, table: str) -> tuple[list[str], list[str]]:

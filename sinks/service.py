@@ -20,7 +20,7 @@ from schemas import KafkaSettings
 from schemas.admin import ensure_topics
 from schemas.runtime import tune_gc
 
-from .clickhouse import connect
+from .clickhouse import StoreInUse, connect
 from .consumer import SinkLoop
 from .migrations import migrate
 from .settings import SinkSettings
@@ -57,7 +57,10 @@ class _Server(uvicorn.Server):
 def serve(sink: SinkSettings | None = None, kafka: KafkaSettings | None = None) -> None:
     sink, kafka = sink or SinkSettings(), kafka or KafkaSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    client = connect(sink.dsn, sink.database)
+    try:
+        client = connect(sink.dsn, sink.database)
+    except StoreInUse as exc:  # a second sink on one chdb directory: say so, no traceback
+        raise SystemExit(f"sink: {exc}") from None
     applied = migrate(client, sink)
     log.info("ClickHouse %s (database %s), migrations applied: %s", sink.dsn.split("@")[-1], client.database,
              applied or "none")

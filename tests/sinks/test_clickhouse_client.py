@@ -1,12 +1,18 @@
 """The one client factory: no server session over HTTP, so two threads may query at once."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from sinks import clickhouse
 from sinks.settings import SinkSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class ServerStandIn:
@@ -75,3 +81,28 @@ def test_string_array_matches_exactly_what_it_was_given(sink_settings: SinkSetti
     literal, settings = clickhouse.string_array([])
     assert client.query(f"SELECT count() FROM ids WHERE id IN (SELECT arrayJoin({literal}))",
                         settings=settings).result_rows[0][0] == 0
+
+
+def test_a_chdb_directory_open_in_another_process_is_named_with_its_pid(tmp_path: Path) -> None:
+    """chdb's own error for a second opener is "BAD_ARGUMENTS"; the sink, `intake report` and
+    `intake migrate` say which process holds the store, and the CLI says it without a traceback."""
+    dsn = f"chdb://{tmp_path}/store"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom sinks.clickhouse import connect\n"
+                               f"client = connect({dsn!r})\nprint('open', flush=True)\ntime.sleep(120)"],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        assert clickhouse.embedded_holder(dsn) == str(holder.pid)
+        with pytest.raises(clickhouse.StoreInUse, match=rf"{tmp_path}/store is open in another process "
+                                                         rf"\(pid {holder.pid};"):
+            clickhouse.connect(dsn)
+        cli = subprocess.run([sys.executable, "-m", "intake.cli", "report"], cwd=REPO, capture_output=True, text=True,
+                             env={**os.environ, "INTAKE_SINK_DSN": dsn}, timeout=60)
+        assert cli.returncode == 1
+        assert f"intake: the embedded ClickHouse store {tmp_path}/store is open in another process (pid {holder.pid}" \
+            in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert clickhouse.embedded_holder(dsn) is None, "the lock goes with the process"
+    clickhouse.connect(dsn).command("SELECT 1")
