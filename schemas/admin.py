@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from tenacity import retry, stop_after_attempt, wait_exponential
 
 from .settings import KafkaSettings
 from .topics import CATALOG, TopicSpec
@@ -63,3 +64,19 @@ def topic_id(admin: AdminClient, topic: str, timeout: float = 10.0) -> str:
     a new one (offsets start at 0 again). "" when the broker keeps none (all zeros, before Kafka 2.8)."""
     found = str(admin.describe_topics(TopicCollection([topic]))[topic].result(timeout=timeout).topic_id or "")
     return found if found.strip("A") else ""
+
+
+class TopicIds:
+    """``topic -> topic id`` from the broker, retried through a broker hiccup; the admin client is made
+    on first use. For what keys state by a topic as created (the sink's batches, a worker's RocksDB
+    offsets); each caller caches the answers for as long as its assignment lasts."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._admin: AdminClient | None = None
+
+    @retry(stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
+    def __call__(self, topic: str) -> str:
+        if self._admin is None:
+            self._admin = AdminClient(self._settings.confluent())
+        return topic_id(self._admin, topic)

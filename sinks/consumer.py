@@ -42,11 +42,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient
-from tenacity import retry, stop_after_attempt, wait_exponential
 
 from schemas import KafkaSettings, stable_event_id, utcnow
-from schemas.admin import topic_id
+from schemas.admin import TopicIds
 
 from . import metrics
 from .pii import Protector
@@ -161,7 +159,7 @@ class SinkLoop:
         self.builders: dict[str, Builder] = {kafka.topic(spec): build for spec, build in BUILDERS.items()}
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds, self._planned, self._log)
         self._logs: dict[str, str] = {}  # topic -> topic@id, for the current assignment
-        self._admin: AdminClient | None = None
+        self._topic_id = TopicIds(kafka)
         self.assigned: set[TP] = set()
         self.committed: dict[TP, int] = {}
         self.running = False
@@ -221,12 +219,6 @@ class SinkLoop:
             created = self._topic_id(topic)
             found = self._logs[topic] = f"{topic}@{created}" if created else topic
         return found
-
-    @retry(stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
-    def _topic_id(self, topic: str) -> str:
-        if self._admin is None:
-            self._admin = AdminClient(self.kafka.confluent())
-        return topic_id(self._admin, topic)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {(p.topic, p.partition) for p in partitions}

@@ -7,15 +7,12 @@ pydantic event models, so one schema definition serves Faust, connectors and sin
 """
 from __future__ import annotations
 
-import functools
 import logging
 
 import faust
-from confluent_kafka.admin import AdminClient
 from faust import transport
-from tenacity import retry, stop_after_attempt, wait_exponential
 
-from schemas.admin import topic_id
+from schemas.admin import TopicIds
 from schemas.settings import KafkaSettings
 from schemas.topics import TopicSpec
 
@@ -87,15 +84,8 @@ def topic(spec: TopicSpec) -> faust.TopicT:
 def table(name: str, partitions: int, help: str) -> KeyPartitionedTable:  # noqa: A002
     """A bytes -> bytes table on the app: its changelog rolled (and so compacted), its store sized, as configured."""
     return key_partitioned_table(app, name, partitions, help, settings.changelog_topic_config(),
-                                 settings.store_options(), changelog_id)
+                                 settings.store_options(), changelog_ids)
 
 
-@functools.cache
-def _admin() -> AdminClient:
-    return AdminClient(kafka.confluent())
-
-
-@retry(stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.2, max=5), reraise=True)
-def changelog_id(topic: str) -> str:
-    """The broker's id of a table's changelog topic (read once per table and assignment by a rocksdb:// store)."""
-    return topic_id(_admin(), topic)
+#: the changelog topics' ids, which a rocksdb:// store keeps with its offsets (read once per table and assignment)
+changelog_ids = TopicIds(kafka)
